@@ -1,0 +1,16 @@
+# A seed must replay exactly: two runs print the same trace_hash.
+foreach(run 1 2)
+  execute_process(COMMAND ${RAFTSIM} --seed=${SEED} --trace_hash
+                  OUTPUT_VARIABLE out RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "raftsim --seed=${SEED} failed (exit ${rc}):\n${out}")
+  endif()
+  string(REGEX MATCH "trace_hash=[0-9a-f]+\n?$" hash${run} "${out}")
+  if(hash${run} STREQUAL "")
+    message(FATAL_ERROR "raftsim did not end with trace_hash=...:\n${out}")
+  endif()
+endforeach()
+if(NOT hash1 STREQUAL hash2)
+  message(FATAL_ERROR "seed ${SEED} did not replay: ${hash1} vs ${hash2}")
+endif()
+message(STATUS "seed ${SEED}: ${hash1}")
