@@ -11,32 +11,15 @@
 #include <string>
 
 #include "tests/sim/cluster.h"
+#include "tests/sim/lab_util.h"
 
 namespace kvraft::sim {
 namespace {
 
-// 6.824's RaftElectionTimeout: the longest a test waits for an election to
-// settle. Our election timeouts are 100-200 ms, so 1 s leaves room for a
-// few split votes, as it does in the lab.
-constexpr uint64_t kElectionTimeoutUs = 1'000'000;
-
-// Seeds 1..kSeeds: each is a different, exactly replayable schedule.
-constexpr uint64_t kSeeds = 10;
-
-SimOptions Options(int nodes, uint64_t seed) {
-  SimOptions o;
-  o.nodes = nodes;
-  o.seed = seed;
-  return o;
-}
-
-// 6.824 writes (leader + k) % servers with servers numbered from 0.
-int Peer(const Cluster& c, int node, int k) { return (node - 1 + k) % c.size() + 1; }
-
 // Reference: §5.2. A leader is elected without failures, and then keeps
 // its term: its heartbeats stop every follower's election timer.
 void InitialElection(uint64_t seed) {
-  Cluster c(Options(3, seed));
+  Cluster c(LabOptions(3, seed));
   c.CheckOneLeader();
   ASSERT_FALSE(c.failed()) << c.failure();
 
@@ -61,7 +44,7 @@ void InitialElection(uint64_t seed) {
 // the old one rejoining does not break anything; no leader is elected
 // without a quorum, and one is once a quorum is back.
 void ReElection(uint64_t seed) {
-  Cluster c(Options(3, seed));
+  Cluster c(LabOptions(3, seed));
   const int leader1 = c.CheckOneLeader();
   ASSERT_FALSE(c.failed()) << c.failure();
 
@@ -99,7 +82,7 @@ void ReElection(uint64_t seed) {
 // more than once) cut off at random ten times over: whatever quorum is
 // left always ends up with exactly one leader.
 void ManyElections(uint64_t seed) {
-  Cluster c(Options(7, seed));
+  Cluster c(LabOptions(7, seed));
   std::mt19937_64 rng(seed);
   auto randomNode = [&] { return static_cast<int>(rng() % 7) + 1; };
   c.CheckOneLeader();
@@ -141,7 +124,7 @@ void ManyElections(uint64_t seed) {
 // `sameTerm` counts the seeds where W's election took one round, so that
 // C and H, restarting in term t-1, campaign for exactly W's term.
 void VoteSurvivesAppendEntries(uint64_t seed, int* sameTerm) {
-  Cluster c(Options(5, seed));
+  Cluster c(LabOptions(5, seed));
   const int l = c.CheckOneLeader();
   c.One("x", 5, true);
   ASSERT_FALSE(c.failed()) << c.failure();
@@ -187,17 +170,6 @@ void VoteSurvivesAppendEntries(uint64_t seed, int* sameTerm) {
   c.HealPartitions();
   c.One("z", 5, true);
   EXPECT_FALSE(c.failed()) << c.failure();
-}
-
-// Runs a scenario under every seed, stopping at the first seed that fails
-// so that its message is the one to replay.
-template <typename Scenario>
-void ForEachSeed(Scenario scenario) {
-  for (uint64_t seed = 1; seed <= kSeeds; ++seed) {
-    SCOPED_TRACE("seed " + std::to_string(seed));
-    scenario(seed);
-    if (::testing::Test::HasFailure()) return;
-  }
 }
 
 }  // namespace

@@ -15,29 +15,12 @@
 #include <vector>
 
 #include "tests/sim/cluster.h"
+#include "tests/sim/lab_util.h"
 
 namespace kvraft::sim {
 namespace {
 
-// 6.824's RaftElectionTimeout (see lab2a_election_test.cc).
-constexpr uint64_t kElectionTimeoutUs = 1'000'000;
-
-// Seeds 1..kSeeds: each is a different, exactly replayable schedule.
-constexpr uint64_t kSeeds = 10;
-
-SimOptions Options(int nodes, uint64_t seed) {
-  SimOptions o;
-  o.nodes = nodes;
-  o.seed = seed;
-  return o;
-}
-
-// 6.824 writes (leader + k) % servers with servers numbered from 0.
-int Peer(const Cluster& c, int node, int k) { return (node - 1 + k) % c.size() + 1; }
-
 // The lab's commands are random ints; distinct strings serve the same end.
-std::string RandomCommand(std::mt19937_64& rng) { return std::to_string(rng() % 1'000'000'000); }
-
 std::string RandomString(std::mt19937_64& rng, size_t n) {
   std::string s(n, ' ');
   for (char& ch : s) ch = static_cast<char>('a' + rng() % 26);
@@ -54,19 +37,10 @@ uint64_t HeartbeatMessages(const Cluster& c, uint64_t us) {
   return rounds * (c.size() - 1) * 2;
 }
 
-template <typename Scenario>
-void ForEachSeed(Scenario scenario) {
-  for (uint64_t seed = 1; seed <= kSeeds; ++seed) {
-    SCOPED_TRACE("seed " + std::to_string(seed));
-    scenario(seed);
-    if (::testing::Test::HasFailure()) return;
-  }
-}
-
 // Reference: §5.3. Commands proposed one at a time are each applied by
 // every server, at consecutive indexes, and not before they are proposed.
 void BasicAgree(uint64_t seed) {
-  Cluster c(Options(3, seed));
+  Cluster c(LabOptions(3, seed));
   uint64_t prev = 0;
   for (int i = 1; i <= 3; ++i) {
     std::string cmd;
@@ -86,7 +60,7 @@ void BasicAgree(uint64_t seed) {
 // Each command crosses the network about once per follower: a leader that
 // resent whole logs, or sent each entry many times, would blow the budget.
 void RPCBytes(uint64_t seed) {
-  Cluster c(Options(3, seed));
+  Cluster c(LabOptions(3, seed));
   std::mt19937_64 rng(seed);
   uint64_t prev = c.One("99", 3, false);
   ASSERT_FALSE(c.failed()) << c.failure();
@@ -112,7 +86,7 @@ void RPCBytes(uint64_t seed) {
 // Reference: §5.3, §5.5. A majority keeps agreeing while one follower is
 // cut off; the follower catches up when it comes back.
 void FailAgree(uint64_t seed) {
-  Cluster c(Options(3, seed));
+  Cluster c(LabOptions(3, seed));
   c.One("101", 3, false);
   ASSERT_FALSE(c.failed()) << c.failure();
 
@@ -142,7 +116,7 @@ void FailAgree(uint64_t seed) {
 // Reference: §5.3. Nothing commits without a majority, and an entry that
 // never committed does not stop the cluster once the majority is back.
 void FailNoAgree(uint64_t seed) {
-  Cluster c(Options(5, seed));
+  Cluster c(LabOptions(5, seed));
   const uint64_t index10 = c.One("10", 5, false);
   ASSERT_FALSE(c.failed()) << c.failure();
 
@@ -186,7 +160,7 @@ void FailNoAgree(uint64_t seed) {
 // single-threaded equivalent is five proposals at one simulated instant,
 // which is also what the leader must batch into shared AppendEntries.)
 void ConcurrentStarts(uint64_t seed) {
-  Cluster c(Options(3, seed));
+  Cluster c(LabOptions(3, seed));
   bool success = false;
   for (int attempt = 0; attempt < 5 && !success; ++attempt) {
     if (attempt > 0) c.RunFor(3 * kElectionTimeoutUs);  // give the solution some time to settle
@@ -235,7 +209,7 @@ void ConcurrentStarts(uint64_t seed) {
 // Reference: §5.3, §5.4.1. A deposed leader that appended entries nobody
 // else has rejoins, has them overwritten, and the cluster agrees again.
 void Rejoin(uint64_t seed) {
-  Cluster c(Options(3, seed));
+  Cluster c(LabOptions(3, seed));
   c.One("101", 3, true);
   ASSERT_FALSE(c.failed()) << c.failure();
 
@@ -274,7 +248,7 @@ void Rejoin(uint64_t seed) {
 // entries behind twice; the final leader must back followers up past
 // them quickly enough for every One() to finish in time.
 void Backup(uint64_t seed) {
-  Cluster c(Options(5, seed));
+  Cluster c(LabOptions(5, seed));
   std::mt19937_64 rng(seed);
   c.One(RandomCommand(rng), 5, true);
   ASSERT_FALSE(c.failed()) << c.failure();
@@ -332,7 +306,7 @@ void Backup(uint64_t seed) {
 // The cost of the protocol in messages: electing a leader, agreeing on
 // ten commands, and a second of idleness each stay within a budget.
 void Count(uint64_t seed) {
-  Cluster c(Options(3, seed));
+  Cluster c(LabOptions(3, seed));
   std::mt19937_64 rng(seed);
 
   // 6.824 allows 30 RPCs for the first election, heartbeats until its

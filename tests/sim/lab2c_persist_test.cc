@@ -17,45 +17,16 @@
 #include <vector>
 
 #include "tests/sim/cluster.h"
+#include "tests/sim/lab_util.h"
 
 namespace kvraft::sim {
 namespace {
-
-// 6.824's RaftElectionTimeout (see lab2a_election_test.cc).
-constexpr uint64_t kElectionTimeoutUs = 1'000'000;
-// Seeds 1..kSeeds: each is a different, exactly replayable schedule.
-constexpr uint64_t kSeeds = 10;
-
-SimOptions Options(int nodes, uint64_t seed) {
-  SimOptions o;
-  o.nodes = nodes;
-  o.seed = seed;
-  return o;
-}
-
-// 6.824 writes (leader + k) % servers with servers numbered from 0.
-int Peer(const Cluster& c, int node, int k) { return (node - 1 + k) % c.size() + 1; }
-
-int RandomNode(const Cluster& c, std::mt19937_64& rng) {
-  return static_cast<int>(rng() % c.size()) + 1;
-}
-
-std::string RandomCommand(std::mt19937_64& rng) { return std::to_string(rng() % 1'000'000'000); }
 
 // 6.824 start1() + connect(): a fresh node from what is durable, on the
 // network.
 void RestartAndConnect(Cluster& c, int node) {
   c.Restart(node);
   c.Connect(node);
-}
-
-template <typename Scenario>
-void ForEachSeed(Scenario scenario) {
-  for (uint64_t seed = 1; seed <= kSeeds; ++seed) {
-    SCOPED_TRACE("seed " + std::to_string(seed));
-    scenario(seed);
-    if (::testing::Test::HasFailure()) return;
-  }
 }
 
 // 6.824's one(cmd, expected, true) run in a goroutine: propose on whichever
@@ -164,7 +135,7 @@ class ChurnClient : public std::enable_shared_from_this<ChurnClient> {
 // survive whole-cluster restarts, a restarted leader, and a restarted
 // follower that missed entries while down.
 void Persist1(uint64_t seed) {
-  Cluster c(Options(3, seed));
+  Cluster c(LabOptions(3, seed));
   c.One("11", 3, true);
   ASSERT_FALSE(c.failed()) << c.failure();
 
@@ -207,7 +178,7 @@ void Persist1(uint64_t seed) {
 // entries and a majority that must include them: the election restriction
 // has to work from persisted logs.
 void Persist2(uint64_t seed) {
-  Cluster c(Options(5, seed));
+  Cluster c(LabOptions(5, seed));
   int index = 1;
   for (int iters = 0; iters < 5; ++iters) {
     SCOPED_TRACE("iteration " + std::to_string(iters));
@@ -245,7 +216,7 @@ void Persist2(uint64_t seed) {
 // while the third is partitioned away; the survivors of the restart must
 // still agree with it.
 void Persist3(uint64_t seed) {
-  Cluster c(Options(3, seed));
+  Cluster c(LabOptions(3, seed));
   c.One("101", 3, true);
   ASSERT_FALSE(c.failed()) << c.failure();
 
@@ -274,7 +245,7 @@ void Persist3(uint64_t seed) {
 // script rarely sets up Figure 8 (c) itself; Figure8.OldTermEntryOnMajority
 // below does, step by step.)
 void Figure8(uint64_t seed) {
-  Cluster c(Options(5, seed));
+  Cluster c(LabOptions(5, seed));
   std::mt19937_64 rng(seed);
   c.One(RandomCommand(rng), 1, true);
   ASSERT_FALSE(c.failed()) << c.failure();
@@ -329,7 +300,7 @@ void Figure8(uint64_t seed) {
 // One entry per AppendEntries, as in the figure: otherwise S3 receives "a"
 // and the no-op together and (c) cannot arise.
 void Figure8PaperScenario(uint64_t seed) {
-  SimOptions o = Options(5, seed);
+  SimOptions o = LabOptions(5, seed);
   o.maxSizePerMsg = 1;
   Cluster c(o);
   const int s1 = c.CheckOneLeader();
@@ -417,7 +388,7 @@ void Figure8PaperScenario(uint64_t seed) {
 // Agreement on a network that drops, duplicates and reorders messages,
 // with four clients proposing alongside every foreground One().
 void UnreliableAgree(uint64_t seed) {
-  Cluster c(Options(5, seed));
+  Cluster c(LabOptions(5, seed));
   c.SetUnreliable(true);
 
   std::vector<std::shared_ptr<BackgroundOne>> clients;
@@ -450,7 +421,7 @@ void UnreliableAgree(uint64_t seed) {
 // delaying messages long enough that they arrive terms after they were
 // sent. Servers are disconnected rather than crashed.
 void Figure8Unreliable(uint64_t seed) {
-  Cluster c(Options(5, seed));
+  Cluster c(LabOptions(5, seed));
   std::mt19937_64 rng(seed);
   c.SetUnreliable(true);
   c.One(std::to_string(rng() % 10000), 1, true);
@@ -506,7 +477,7 @@ void Figure8Unreliable(uint64_t seed) {
 // Afterwards every value a client saw committed must be in the final log
 // that all five servers applied.
 void Churn(uint64_t seed, bool unreliable) {
-  Cluster c(Options(5, seed));
+  Cluster c(LabOptions(5, seed));
   std::mt19937_64 rng(seed);
   if (unreliable) c.SetUnreliable(true);
 

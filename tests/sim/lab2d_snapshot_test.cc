@@ -13,46 +13,28 @@
 #include <string>
 
 #include "tests/sim/cluster.h"
+#include "tests/sim/lab_util.h"
 
 namespace kvraft::sim {
 namespace {
 
-constexpr uint64_t kElectionTimeoutUs = 1'000'000;  // 6.824's RaftElectionTimeout
 constexpr uint64_t kSnapshotEvery = 10;             // 6.824's SnapShotInterval
 // 6.824's MAXLOGSIZE is 2000 bytes of Raft state, a few dozen entries of
 // its small commands. We bound the entries a node keeps instead: what it
 // applied since its last snapshot, plus what is still uncommitted.
 constexpr uint64_t kMaxLogEntries = 4 * kSnapshotEvery;
-// Seeds 1..kSeeds: each is a different, exactly replayable schedule.
-constexpr uint64_t kSeeds = 10;
 
 SimOptions Options(int nodes, uint64_t seed) {
-  SimOptions o;
-  o.nodes = nodes;
-  o.seed = seed;
+  SimOptions o = LabOptions(nodes, seed);
   o.snapshotEvery = kSnapshotEvery;
   o.snapshotPadding = 2000;
   o.snapshotChunkBytes = 512;
   return o;
 }
 
-// 6.824 writes (leader + k) % servers with servers numbered from 0.
-int Peer(const Cluster& c, int node, int k) { return (node - 1 + k) % c.size() + 1; }
-
-std::string RandomCommand(std::mt19937_64& rng) { return std::to_string(rng() % 1'000'000'000); }
-
 // How many entries past its snapshot a node keeps in its durable log.
 uint64_t LogSize(const Cluster& c, int node) {
   return c.storage(node).LastIndex() - c.snapshotIndex(node);
-}
-
-template <typename Scenario>
-void ForEachSeed(Scenario scenario) {
-  for (uint64_t seed = 1; seed <= kSeeds; ++seed) {
-    SCOPED_TRACE("seed " + std::to_string(seed));
-    scenario(seed);
-    if (::testing::Test::HasFailure()) return;
-  }
 }
 
 // 6.824 snapcommon(): thirty rounds of "cut off (or crash) a follower or

@@ -10,31 +10,10 @@
 #include <vector>
 
 #include "tests/sim/cluster.h"
+#include "tests/sim/lab_util.h"
 
 namespace kvraft::sim {
 namespace {
-
-constexpr uint64_t kElectionTimeoutUs = 1'000'000;  // 6.824's RaftElectionTimeout
-// Seeds 1..kSeeds: each is a different, exactly replayable schedule.
-constexpr uint64_t kSeeds = 10;
-
-SimOptions Options(int nodes, uint64_t seed) {
-  SimOptions o;
-  o.nodes = nodes;
-  o.seed = seed;
-  return o;
-}
-
-int Peer(const Cluster& c, int node, int k) { return (node - 1 + k) % c.size() + 1; }
-
-template <typename Scenario>
-void ForEachSeed(Scenario scenario) {
-  for (uint64_t seed = 1; seed <= kSeeds; ++seed) {
-    SCOPED_TRACE("seed " + std::to_string(seed));
-    scenario(seed);
-    if (::testing::Test::HasFailure()) return;
-  }
-}
 
 uint64_t MaxCommitIndex(const Cluster& c) {
   uint64_t m = 0;
@@ -71,7 +50,7 @@ void IssueRead(Cluster& c, int node, Read* r) {
 // "would you vote for me?" and never hears yes, so it never bumps its own
 // term: there is nothing for it to disrupt the cluster with on return.
 void IsolatedNodeKeepsItsTerm(uint64_t seed) {
-  Cluster c(Options(3, seed));
+  Cluster c(LabOptions(3, seed));
   const int leader = c.CheckOneLeader();
   c.One("x", 3, true);
   ASSERT_FALSE(c.failed()) << c.failure();
@@ -89,7 +68,7 @@ void IsolatedNodeKeepsItsTerm(uint64_t seed) {
 // Reference: §9.6. When the isolated follower rejoins, the leader keeps
 // both its leadership and its term.
 void RejoiningNodeDoesNotDisrupt(uint64_t seed) {
-  Cluster c(Options(3, seed));
+  Cluster c(LabOptions(3, seed));
   const int leader = c.CheckOneLeader();
   c.One("x", 3, true);
   ASSERT_FALSE(c.failed()) << c.failure();
@@ -115,7 +94,7 @@ void RejoiningNodeDoesNotDisrupt(uint64_t seed) {
 // campaigns in ever higher terms and its return forces the leader out.
 // This is what the two tests above guard against, and shows they can fail.
 void WithoutPreVoteRejoiningNodeDisrupts(uint64_t seed) {
-  SimOptions o = Options(3, seed);
+  SimOptions o = LabOptions(3, seed);
   o.preVote = false;
   o.checkQuorum = false;
   Cluster c(o);
@@ -142,7 +121,7 @@ void WithoutPreVoteRejoiningNodeDisrupts(uint64_t seed) {
 // (so its clients stop waiting on it), while the majority elects a new
 // leader in a later term.
 void MinorityLeaderStepsDown(uint64_t seed) {
-  Cluster c(Options(5, seed));
+  Cluster c(LabOptions(5, seed));
   const int leader = c.CheckOneLeader();
   c.One("x", 5, true);
   ASSERT_FALSE(c.failed()) << c.failure();
@@ -177,7 +156,7 @@ void MinorityLeaderStepsDown(uint64_t seed) {
 // Without check-quorum nothing tells the minority leader it has lost its
 // followers: it stays leader for as long as the partition lasts.
 void WithoutCheckQuorumMinorityLeaderStays(uint64_t seed) {
-  SimOptions o = Options(5, seed);
+  SimOptions o = LabOptions(5, seed);
   o.checkQuorum = false;
   Cluster c(o);
   const int leader = c.CheckOneLeader();
@@ -199,7 +178,7 @@ void WithoutCheckQuorumMinorityLeaderStays(uint64_t seed) {
 // the leader has applied through that index when it serves the read.
 // Reads are issued both on a quiet leader and right behind a proposal.
 void ReadSeesCommittedWrites(uint64_t seed) {
-  Cluster c(Options(3, seed));
+  Cluster c(LabOptions(3, seed));
   for (int round = 0; round < 10; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
     const uint64_t written = c.One("w" + std::to_string(round), 3, true);
@@ -232,7 +211,7 @@ void ReadSeesCommittedWrites(uint64_t seed) {
 // that it committed; a read on the new leader issued the moment it wins
 // must still come back at or past that write.
 void NewLeaderReadWaitsForItsOwnCommit(uint64_t seed) {
-  Cluster c(Options(3, seed));
+  Cluster c(LabOptions(3, seed));
   const int leader = c.CheckOneLeader();
   c.One("x", 3, true);
   ASSERT_FALSE(c.failed()) << c.failure();
@@ -275,7 +254,7 @@ void NewLeaderReadWaitsForItsOwnCommit(uint64_t seed) {
 // be dropped, so that the client retries on the new leader rather than
 // wait forever. With and without check-quorum, which changes when.
 void IsolatedLeaderNeverServesRead(uint64_t seed, bool checkQuorum) {
-  SimOptions o = Options(5, seed);
+  SimOptions o = LabOptions(5, seed);
   o.checkQuorum = checkQuorum;
   Cluster c(o);
   const int leader = c.CheckOneLeader();
@@ -304,7 +283,7 @@ void IsolatedLeaderNeverServesRead(uint64_t seed, bool checkQuorum) {
 // Several reads issued together, with and between proposals, are all
 // served, each at or past what had committed when it was issued.
 void ConcurrentReadsAllComplete(uint64_t seed) {
-  Cluster c(Options(3, seed));
+  Cluster c(LabOptions(3, seed));
   const int leader = c.CheckOneLeader();
   c.One("x", 3, true);
   ASSERT_FALSE(c.failed()) << c.failure();
@@ -333,7 +312,7 @@ void ConcurrentReadsAllComplete(uint64_t seed) {
 // A follower does not serve reads: it either refuses the request or drops
 // it, but never answers from its possibly stale state.
 void FollowerDoesNotServeReads(uint64_t seed) {
-  Cluster c(Options(3, seed));
+  Cluster c(LabOptions(3, seed));
   const int leader = c.CheckOneLeader();
   c.One("x", 3, true);
   ASSERT_FALSE(c.failed()) << c.failure();
@@ -382,7 +361,7 @@ bool AllApplied(const Cluster& c, uint64_t index) {
 // order (ties go by send order) and makes the round trip long enough that
 // a window is worth having.
 SimOptions PipelineOptions(uint64_t seed) {
-  SimOptions o = Options(3, seed);
+  SimOptions o = LabOptions(3, seed);
   o.maxSizePerMsg = 4 << 10;  // ~18 of our 200-byte commands per message
   o.maxInflightMsgs = 8;
   o.minDelayUs = o.maxDelayUs = 1'000;
