@@ -98,8 +98,9 @@ uint64_t RaftLog::FirstIndexOfTermAt(uint64_t index) const {
 }
 
 uint64_t RaftLog::LastIndexOfTerm(uint64_t term) const {
-  const uint64_t first = FirstIndex();
-  for (uint64_t i = LastIndex(); i + 1 > first && i > 0; --i) {
+  // Down to FirstIndex()-1: the snapshot's last entry has a known term too.
+  const uint64_t stop = FirstIndex() - 1;
+  for (uint64_t i = LastIndex(); i >= stop && i > 0; --i) {
     const uint64_t t = TermOrZero(i);
     if (t == term) return i;
     if (t < term) break;  // terms never decrease along the log

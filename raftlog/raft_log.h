@@ -35,7 +35,8 @@ class RaftLog {
   // First index in the log whose term equals the term at `index` (a
   // rejection hint); never below FirstIndex().
   uint64_t FirstIndexOfTermAt(uint64_t index) const;
-  // Last index holding `term`, or 0 if the log has none.
+  // Last index holding `term` (the snapshot's last index counts), or 0 if
+  // the log has none.
   uint64_t LastIndexOfTerm(uint64_t term) const;
 
   uint64_t committed() const { return committed_; }

@@ -367,6 +367,7 @@ TEST(RaftLog, LastIndexOfTermAcrossStorageAndCompaction) {
   log.Append(Ents(5, {3, 3}));
   EXPECT_EQ(log.LastIndexOfTerm(2), 4u) << "in storage";
   EXPECT_EQ(log.LastIndexOfTerm(3), 6u) << "in the unstable tail";
+  EXPECT_EQ(log.LastIndexOfTerm(1), 2u) << "the snapshot's last entry";
 }
 
 TEST(RaftLog, CommitIndexNeverMovesBack) {

@@ -135,8 +135,8 @@ class Cluster {
   int NCommitted(uint64_t index, std::string* command);
 
   // --- 6.824 helpers (fail the run with a message when they fail) ---
-  // The one leader among connected up nodes, waiting up to 5 s of simulated
-  // time with retries; 0 and failure() set if none or two in one term.
+  // The one leader among connected up nodes: up to 10 rounds of ~0.5 s of
+  // simulated time; 0 and failure() set if none, or two in one term.
   int CheckOneLeader();
   // No connected node thinks it is leader.
   bool CheckNoLeader();
@@ -146,6 +146,7 @@ class Cluster {
   // simulated); returns its index, 0 on failure.
   uint64_t One(const std::string& command, int expectedServers, bool retry);
   // Wait until at least `n` nodes applied `index`; returns the command.
+  // Only commands are recorded, so waiting on a leader's no-op fails.
   std::optional<std::string> Wait(uint64_t index, int n, uint64_t startTerm);
 
   uint64_t stateHash(int node) const;           // the state machine's running hash
