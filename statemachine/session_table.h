@@ -1,0 +1,96 @@
+#pragma once
+// The exactly-once session table (LogCabin's scheme; DESIGN.md, "Client
+// semantics"): the `sessions` column family, mirrored in memory so that the
+// checks every command makes cost no RocksDB read. Only the cached replies'
+// bytes stay on disk; they are read back for a retry, which is rare.
+//
+// Rules, applied identically on every replica because they depend only on
+// the log:
+//  - RegisterClient opens a session whose id is the entry's log index:
+//    unique across the cluster and across restarts without any counter.
+//  - A command's firstOutstanding raises the session's; cached replies below
+//    it are deleted (the client has seen them).
+//  - A (client, sequence) with a cached reply gets that reply and changes
+//    nothing; one below firstOutstanding whose reply is gone gets
+//    STALE_SEQUENCE; any other is applied and its reply cached.
+//  - A session idle for longer than the expiry, measured in leader time
+//    (the maximum timestamp applied so far), is deleted; a command naming
+//    it gets SESSION_EXPIRED.
+//
+// Writes are staged in the caller's batch (one without a size limit, so
+// staging cannot fail); the in-memory mirror changes at once. If the batch
+// then fails to commit, the mirror is ahead of the disk: the caller must
+// stop using the table (KvStateMachine poisons itself).
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch_base.h>
+
+#include <cstdint>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+
+#include "raftlog/status.h"
+#include "statemachine/command.h"
+#include "statemachine/kv_layout.h"
+#include "statemachine/reply.h"
+
+namespace kvraft::statemachine {
+
+class SessionTable {
+ public:
+  enum class Admission {
+    kApply,   // not seen before: apply it and RecordReply()
+    kCached,  // applied before: answer with the reply under CachedReplyKey()
+    kStale,   // below firstOutstanding: its reply was discarded
+  };
+
+  explicit SessionTable(rocksdb::ColumnFamilyHandle* sessions) : cf_(sessions) {}
+
+  // Replaces the mirror by the contents of the column family (as of
+  // `snapshot`, if given). Corruption if a record is malformed or a cached
+  // reply belongs to no session.
+  Status Load(rocksdb::DB* db, const rocksdb::Snapshot* snapshot);
+
+  // Deletes every session idle for longer than expiryMs at leader time nowMs.
+  void ExpireIdle(uint64_t nowMs, uint64_t expiryMs, rocksdb::WriteBatchBase* batch);
+
+  void Register(uint64_t clientId, uint64_t nowMs);
+
+  // Marks command.clientId's session active at nowMs and raises its
+  // firstOutstanding to command.firstOutstanding, deleting the replies this
+  // releases. False if the session does not exist (unknown or expired).
+  bool Touch(const Command& command, uint64_t nowMs, rocksdb::WriteBatchBase* batch);
+
+  // What to do with a command of a session Touch() just found.
+  Admission Admit(uint64_t clientId, uint64_t sequence) const;
+
+  void RecordReply(uint64_t clientId, uint64_t sequence, const Reply& reply,
+                   rocksdb::WriteBatchBase* batch);
+
+  // Stages the headers of the sessions changed since the last call: once
+  // per batch, however many of its commands a session sent.
+  void WriteChangedHeaders(rocksdb::WriteBatchBase* batch);
+
+  size_t size() const { return sessions_.size(); }
+  bool Contains(uint64_t clientId) const { return sessions_.count(clientId) != 0; }
+  // Cached replies held for `clientId` (0 when no session).
+  size_t CachedReplies(uint64_t clientId) const;
+
+ private:
+  struct Session {
+    SessionHeader header;
+    std::set<uint64_t> cachedSequences;  // each has a reply on disk; all >= firstOutstanding
+  };
+
+  void Erase(uint64_t clientId, Session& session, rocksdb::WriteBatchBase* batch);
+
+  rocksdb::ColumnFamilyHandle* cf_;
+  std::unordered_map<uint64_t, Session> sessions_;
+  // (lastActiveMs, clientId): the expiry order, so that finding the expired
+  // sessions costs nothing when there are none.
+  std::set<std::pair<uint64_t, uint64_t>> byLastActive_;
+  std::unordered_set<uint64_t> changed_;
+};
+
+}  // namespace kvraft::statemachine
