@@ -1,10 +1,14 @@
 #include "tests/sim/cluster.h"
 
 #include <glog/logging.h>
+#include <stdlib.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <sstream>
+
+#include "raftlog/rocksdb_storage.h"
 
 namespace kvraft::sim {
 
@@ -33,7 +37,7 @@ struct Cluster::Node {
   int id = 0;
   bool up = false;
   uint64_t incarnation = 0;
-  std::unique_ptr<raft::MemoryStorage> storage;  // durable: survives crashes
+  std::unique_ptr<raft::Storage> storage;  // durable: survives crashes (RocksDB: reopened)
   std::unique_ptr<raft::Raft> core;              // volatile
   std::optional<Ready> inFlight;                 // being written to "disk"
   SimStateMachine sm;                            // volatile, rebuilt from the snapshot
@@ -54,16 +58,27 @@ struct Cluster::Node {
 
 Cluster::Cluster(const SimOptions& options) : options_(options), rng_(options.seed) {
   CHECK_GE(options_.nodes, 1);
-  std::vector<NodeId> voters;
-  for (int i = 1; i <= options_.nodes; ++i) voters.push_back(static_cast<NodeId>(i));
   connected_.assign(options_.nodes + 1, true);
   group_.assign(options_.nodes + 1, 0);
+  if (options_.store == SimOptions::Store::kRocksDb) {
+    storeDir_ = options_.storeDir;
+    if (storeDir_.empty()) {
+      // tmpfs when there is one: the stores still sync every Save, but a
+      // simulated run should not wait on a real disk's fsync.
+      const std::filesystem::path base = std::filesystem::is_directory("/dev/shm")
+                                             ? std::filesystem::path("/dev/shm")
+                                             : std::filesystem::temp_directory_path();
+      std::string tmpl = (base / "raftsim-XXXXXX").string();
+      CHECK(mkdtemp(tmpl.data()) != nullptr) << "cannot create a temporary directory";
+      storeDir_ = tmpl;
+      removeStoreDir_ = true;
+    }
+  }
   for (int i = 1; i <= options_.nodes; ++i) {
     auto n = std::make_unique<Node>();
     n->id = i;
-    n->storage = std::make_unique<raft::MemoryStorage>();
-    n->storage->Bootstrap(voters);
     nodes_.push_back(std::move(n));
+    OpenStorage(i);
   }
   for (int i = 1; i <= options_.nodes; ++i) StartNode(i);
 }
@@ -73,6 +88,46 @@ Cluster::~Cluster() {
     delete queue_.top();
     queue_.pop();
   }
+  nodes_.clear();  // closes the stores before their directory goes
+  if (removeStoreDir_) {
+    std::error_code ec;
+    std::filesystem::remove_all(storeDir_, ec);
+  }
+}
+
+void Cluster::OpenStorage(int i) {
+  Node& n = node(i);
+  std::vector<NodeId> voters;
+  for (int k = 1; k <= options_.nodes; ++k) voters.push_back(static_cast<NodeId>(k));
+  if (options_.store == SimOptions::Store::kMemory) {
+    auto m = std::make_unique<raft::MemoryStorage>();
+    m->Bootstrap(voters);
+    n.storage = std::move(m);
+    return;
+  }
+  raft::RocksDbStorage::Options o;
+  o.dir = storeDir_ + "/n" + std::to_string(i) + "/raft";
+  o.clusterId = "raftsim";
+  o.nodeId = static_cast<NodeId>(i);
+  o.voters = voters;
+  std::unique_ptr<raft::RocksDbStorage> store;
+  n.storage.reset();  // a crash closes the store; RocksDB allows one opener
+  const kvraft::Status s = raft::RocksDbStorage::Open(o, &store);
+  CHECK(s.ok()) << "node " << i << ": " << s.ToString();
+  n.storage = std::move(store);
+}
+
+std::string Cluster::ReadSnapshotData(const raft::Storage& storage) {
+  const uint64_t index = storage.Snapshot().lastIncludedIndex;
+  std::string all;
+  bool last = false;
+  while (!last) {
+    std::string chunk;
+    const kvraft::Status s = storage.ReadSnapshotChunk(index, all.size(), 1 << 20, &chunk, &last);
+    CHECK(s.ok()) << "snapshot unreadable: " << s.ToString();
+    all += chunk;
+  }
+  return all;
 }
 
 Cluster::Node& Cluster::node(int i) {
@@ -177,7 +232,7 @@ void Cluster::StartNode(int i) {
   n.core = std::make_unique<raft::Raft>(cfg, n.storage.get());
   n.sm = SimStateMachine();
   if (n.storage->Snapshot().lastIncludedIndex > 0) {
-    CHECK(n.sm.Decode(n.storage->SnapshotData())) << "node " << i << ": durable snapshot unreadable";
+    CHECK(n.sm.Decode(ReadSnapshotData(*n.storage))) << "node " << i << ": durable snapshot unreadable";
   }
   n.up = true;
   ++n.incarnation;
@@ -542,6 +597,7 @@ void Cluster::Crash(int i) {
   n.up = false;
   n.core.reset();
   n.inFlight.reset();  // the write in progress is lost
+  if (options_.store == SimOptions::Store::kRocksDb) OpenStorage(i);  // close and reopen from disk
   n.staged.clear();
   ++n.incarnation;
   std::map<uint64_t, Node::Read> reads;
@@ -607,7 +663,7 @@ uint64_t Cluster::lastLogIndex(int i) const {
 uint64_t Cluster::stateHash(int i) const { return node(i).sm.hash; }
 uint64_t Cluster::snapshotIndex(int i) const { return node(i).storage->Snapshot().lastIncludedIndex; }
 const raft::Raft* Cluster::core(int i) const { return node(i).core.get(); }
-const raft::MemoryStorage& Cluster::storage(int i) const { return *node(i).storage; }
+const raft::Storage& Cluster::storage(int i) const { return *node(i).storage; }
 
 std::optional<std::string> Cluster::Applied(int i, uint64_t index) const {
   const auto& a = node(i).applied;

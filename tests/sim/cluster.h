@@ -63,6 +63,14 @@ struct SimOptions {
   // Bytes of filler in each snapshot, so that chunking is exercised.
   size_t snapshotPadding = 0;
 
+  // Where each node keeps its log: in memory, or in a RocksDbStorage under
+  // storeDir/n<id>/raft (storeDir empty: a temporary directory that the
+  // cluster removes when it is destroyed). Either way a crash loses only
+  // the Ready still being written.
+  enum class Store { kMemory, kRocksDb };
+  Store store = Store::kMemory;
+  std::string storeDir;
+
   bool trace = false;  // print every event to stdout
 };
 
@@ -126,7 +134,7 @@ class Cluster {
   uint64_t lastLogIndex(int node) const;
   uint64_t snapshotIndex(int node) const;       // last durable snapshot
   const raft::Raft* core(int node) const;       // nullptr while down
-  const raft::MemoryStorage& storage(int node) const;
+  const raft::Storage& storage(int node) const;  // what is durable
   // The command node applied at `index`, if it has applied it and not
   // compacted it from its record.
   std::optional<std::string> Applied(int node, uint64_t index) const;
@@ -185,6 +193,8 @@ class Cluster {
 
   Node& node(int i);
   const Node& node(int i) const;
+  void OpenStorage(int i);
+  static std::string ReadSnapshotData(const raft::Storage& storage);
   void StartNode(int i);
   void Pump(int i);
   void Persisted(int i, uint64_t incarnation);
@@ -208,6 +218,8 @@ class Cluster {
   uint64_t nextEventSeq_ = 0;
   std::priority_queue<Event*, std::vector<Event*>, EventOrder> queue_;
   std::vector<std::unique_ptr<Node>> nodes_;
+  std::string storeDir_;      // RocksDB stores live here
+  bool removeStoreDir_ = false;
   // A link is up when both ends are connected (6.824's disconnect) and in
   // the same partition group. Indexed 1..size().
   std::vector<bool> connected_;

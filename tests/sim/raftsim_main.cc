@@ -24,6 +24,9 @@ DEFINE_uint64(first_seed, 1, "First seed of a --seeds run");
 DEFINE_int32(nodes, 5, "Nodes in the simulated cluster (3 or 5 are typical)");
 DEFINE_uint64(sim_seconds, 30, "Simulated seconds of load and faults before healing");
 DEFINE_bool(faults, true, "Inject crashes, partitions, drops, duplicates and delays");
+DEFINE_string(store, "memory",
+              "Where nodes keep their logs: memory, or rocksdb (a RocksDB store per node "
+              "in a temporary directory, on /dev/shm when present)");
 DEFINE_bool(trace, false, "Print every simulated event (use with --seed)");
 DEFINE_bool(trace_hash, false, "End a --seed run with trace_hash=<hex>, a digest of every event");
 DEFINE_bool(summary, true, "Print one line of statistics per seed run with --seed");
@@ -48,6 +51,7 @@ std::string ReplayCommand(const char* argv0, uint64_t seed) {
   if (FLAGS_nodes != 5) cmd += " --nodes=" + std::to_string(FLAGS_nodes);
   if (FLAGS_sim_seconds != 30) cmd += " --sim_seconds=" + std::to_string(FLAGS_sim_seconds);
   if (!FLAGS_faults) cmd += " --faults=false";
+  if (FLAGS_store != "memory") cmd += " --store=" + FLAGS_store;
   if (!FLAGS_mutant.empty()) cmd += " --mutant=" + FLAGS_mutant;
   return cmd + " --trace";
 }
@@ -58,6 +62,7 @@ ScenarioOptions Options() {
   o.simSeconds = FLAGS_sim_seconds;
   o.faults = FLAGS_faults;
   o.trace = FLAGS_trace;
+  o.rocksdb = FLAGS_store == "rocksdb";
   return o;
 }
 
@@ -105,6 +110,9 @@ int main(int argc, char** argv) {
       "  raftsim --seed=S [--trace] [--trace_hash]   replay one seed exactly");
   gflags::ParseCommandLineFlags(&argc, &argv, true);
   FLAGS_logtostderr = true;
+  // Thousands of store opens per run would drown the report: warnings and
+  // errors only, unless the caller chose a level.
+  if (gflags::GetCommandLineFlagInfoOrDie("minloglevel").is_default) FLAGS_minloglevel = 1;
   google::InitGoogleLogging(argv[0]);
 
   if (!FLAGS_mutant.empty()) {
@@ -121,6 +129,10 @@ int main(int argc, char** argv) {
                  "raftsim: --mutant needs the mutant build; run raftsim_mutants instead\n");
     return 2;
 #endif
+  }
+  if (FLAGS_store != "memory" && FLAGS_store != "rocksdb") {
+    std::fprintf(stderr, "raftsim: --store must be memory or rocksdb, not %s\n", FLAGS_store.c_str());
+    return 2;
   }
   if (FLAGS_nodes < 1 || FLAGS_nodes > 9) {
     std::fprintf(stderr, "raftsim: --nodes must be between 1 and 9\n");

@@ -207,6 +207,7 @@ ScenarioResult RunScenario(uint64_t seed, const ScenarioOptions& so) {
   o.nodes = so.nodes;
   o.seed = seed;
   o.trace = so.trace;
+  if (so.rocksdb) o.store = SimOptions::Store::kRocksDb;
   if (so.faults) {
     o.dropRate = Choose(pick, {0.0, 0.01, 0.05, 0.1});
     o.dupRate = Choose(pick, {0.0, 0.01, 0.05});
@@ -221,7 +222,7 @@ ScenarioResult RunScenario(uint64_t seed, const ScenarioOptions& so) {
   o.snapshotChunkBytes = Choose<uint64_t>(pick, {256, 4'096});
   {
     std::ostringstream os;
-    os << "nodes=" << o.nodes << " drop=" << o.dropRate << " dup=" << o.dupRate
+    os << "nodes=" << o.nodes << (so.rocksdb ? " store=rocksdb" : "") << " drop=" << o.dropRate << " dup=" << o.dupRate
        << (o.reorder ? " reorder" : "") << " delay<=" << o.maxDelayUs << "us disk<=" << o.maxDiskUs << "us msg<=" << o.maxSizePerMsg
        << "B inflight=" << o.maxInflightMsgs << " snapshot_every=" << o.snapshotEvery
        << " chunk=" << o.snapshotChunkBytes << "B";

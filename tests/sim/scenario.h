@@ -13,6 +13,7 @@ struct ScenarioOptions {
   uint64_t simSeconds = 30;  // of faults and load, before the healing phase
   bool faults = true;
   bool trace = false;
+  bool rocksdb = false;  // keep each node's log in a RocksDbStorage instead of memory
 };
 
 struct ScenarioResult {
