@@ -6,6 +6,22 @@
 
 namespace kvraft::raft {
 
+namespace {
+
+// Compacted and Unavailable are answers the protocol acts on (send a
+// snapshot, probe further back). Anything else (a checksum mismatch, an I/O
+// error) means this node's durable state cannot be trusted: it stops with
+// the store's message rather than let damaged data steer the protocol
+// (DESIGN.md: a corrupt entry is never silently skipped).
+void StopOnStorageFailure(const Status& s, const char* what) {
+  if (s.ok() || s.code() == Status::Code::kCompacted || s.code() == Status::Code::kUnavailable) {
+    return;
+  }
+  LOG(FATAL) << "raft log storage failed while reading " << what << ": " << s.ToString();
+}
+
+}  // namespace
+
 RaftLog::RaftLog(const Storage* storage) : storage_(storage) {
   unstableOffset_ = storage_->LastIndex() + 1;
   handedUpTo_ = unstableOffset_ - 1;
@@ -30,7 +46,9 @@ std::optional<uint64_t> RaftLog::Term(uint64_t index) const {
     return std::nullopt;
   }
   uint64_t term = 0;
-  if (!storage_->Term(index, &term).ok()) return std::nullopt;
+  const Status s = storage_->Term(index, &term);
+  StopOnStorageFailure(s, "a term");
+  if (!s.ok()) return std::nullopt;
   return term;
 }
 
@@ -51,6 +69,7 @@ Status RaftLog::Slice(uint64_t lo, uint64_t hi, uint64_t maxBytes, std::vector<E
   if (InStorage(lo)) {
     const uint64_t storageHi = std::min(hi, unstableOffset_);
     Status s = storage_->Entries(lo, storageHi, maxBytes, out);
+    StopOnStorageFailure(s, "entries");
     if (!s.ok()) return s;
     if (out->empty() || out->back().index + 1 < storageHi) return Status::Ok();  // byte limit hit
     lo = storageHi;

@@ -417,3 +417,35 @@ TEST(RaftLogDeathTest, AppendLeavingAHoleDies) {
 
 }  // namespace
 }  // namespace kvraft::raft
+
+namespace kvraft::raft {
+namespace {
+
+// A store whose entry 2 fails its checksum.
+class CorruptAtTwo : public MemoryStorage {
+ public:
+  Status Term(uint64_t index, uint64_t* term) const override {
+    if (index == 2) return Status::Corruption("entry 2 fails its checksum");
+    return MemoryStorage::Term(index, term);
+  }
+  Status Entries(uint64_t lo, uint64_t hi, uint64_t maxBytes,
+                 std::vector<Entry>* out) const override {
+    if (lo <= 2 && hi > 2) return Status::Corruption("entry 2 fails its checksum");
+    return MemoryStorage::Entries(lo, hi, maxBytes, out);
+  }
+};
+
+// DESIGN.md: a corrupt entry stops the node with a clear message; it is
+// never taken for a missing one (which would send the protocol elsewhere).
+TEST(RaftLogDeathTest, CorruptStoredEntryStopsTheNode) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  CorruptAtTwo s;
+  ASSERT_TRUE(s.Save(nullptr, Ents(1, {1, 1, 1})).ok());
+  RaftLog log(&s);
+  EXPECT_DEATH(log.Term(2), "entry 2 fails its checksum");
+  std::vector<Entry> out;
+  EXPECT_DEATH(log.Slice(1, 4, 1 << 20, &out).ok(), "entry 2 fails its checksum");
+}
+
+}  // namespace
+}  // namespace kvraft::raft
