@@ -15,30 +15,15 @@
 
 #include "raftlog/log_codec.h"
 #include "raftlog/rocksdb_storage.h"
+#include "tests/raftlog/test_util.h"
 
 namespace kvraft::raft {
 namespace {
 
+using test_util::TempDir;
+
 namespace fs = std::filesystem;
 using Code = Status::Code;
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/kvraft-corruption-test-XXXXXX";
-    const char* p = ::mkdtemp(tmpl);
-    EXPECT_NE(p, nullptr);
-    path_ = p == nullptr ? "/tmp/kvraft-corruption-test-failed" : p;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 std::string ReadFile(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -161,7 +146,7 @@ TEST(LogCorruption, AFlippedByteInAnEntryStopsOpenAndChangesNothing) {
   struct Case { uint64_t index; size_t byte; bool flush; };
   for (const Case c : {Case{7, 12, false}, Case{1, 0, true}, Case{20, 8, false}, Case{13, 30, true}}) {
     SCOPED_TRACE("entry " + std::to_string(c.index) + " byte " + std::to_string(c.byte));
-    TempDir tmp;
+    TempDir tmp{"kvraft-corruption-test"};
     const std::string dir = tmp.path() + "/raft";
     WriteStore(dir);
     FlipByteOfEntry(dir, c.index, c.byte, c.flush);
@@ -171,7 +156,7 @@ TEST(LogCorruption, AFlippedByteInAnEntryStopsOpenAndChangesNothing) {
 }
 
 TEST(LogCorruption, AMissingEntryStopsOpen) {
-  TempDir tmp;
+  TempDir tmp{"kvraft-corruption-test"};
   const std::string dir = tmp.path() + "/raft";
   WriteStore(dir);
   RawEdit(dir, false, [](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* log, rocksdb::ColumnFamilyHandle*) {
@@ -182,7 +167,7 @@ TEST(LogCorruption, AMissingEntryStopsOpen) {
 }
 
 TEST(LogCorruption, ADamagedMetaRecordStopsOpen) {
-  TempDir tmp;
+  TempDir tmp{"kvraft-corruption-test"};
   const std::string dir = tmp.path() + "/raft";
   WriteStore(dir);
   RawEdit(dir, true, [](rocksdb::DB* db, rocksdb::ColumnFamilyHandle*, rocksdb::ColumnFamilyHandle* meta) {
@@ -197,7 +182,7 @@ TEST(LogCorruption, ADamagedMetaRecordStopsOpen) {
 // Damage below our own CRC: RocksDB's block checksum of an SST catches it,
 // and Open reports it the same way.
 TEST(LogCorruption, ADamagedSstFileStopsOpen) {
-  TempDir tmp;
+  TempDir tmp{"kvraft-corruption-test"};
   const std::string dir = tmp.path() + "/raft";
   WriteStore(dir);
   RawEdit(dir, true, [](rocksdb::DB*, rocksdb::ColumnFamilyHandle*, rocksdb::ColumnFamilyHandle*) {});
@@ -220,7 +205,7 @@ TEST(LogCorruption, ADamagedSstFileStopsOpen) {
 }
 
 TEST(LogCorruption, AnotherClustersOrNodesStoreIsRefusedUntouched) {
-  TempDir tmp;
+  TempDir tmp{"kvraft-corruption-test"};
   const std::string dir = tmp.path() + "/raft";
   WriteStore(dir);
   auto otherCluster = StoreOptions(dir);
@@ -234,7 +219,7 @@ TEST(LogCorruption, AnotherClustersOrNodesStoreIsRefusedUntouched) {
 }
 
 TEST(LogCorruption, AnUnknownFormatVersionIsRefusedUntouched) {
-  TempDir tmp;
+  TempDir tmp{"kvraft-corruption-test"};
   const std::string dir = tmp.path() + "/raft";
   WriteStore(dir);
   RawEdit(dir, false, [](rocksdb::DB* db, rocksdb::ColumnFamilyHandle*, rocksdb::ColumnFamilyHandle* meta) {
@@ -247,7 +232,7 @@ TEST(LogCorruption, AnUnknownFormatVersionIsRefusedUntouched) {
 }
 
 TEST(LogCorruption, ADirectoryThatIsNotAStoreIsRefusedUntouched) {
-  TempDir tmp;
+  TempDir tmp{"kvraft-corruption-test"};
   const std::string dir = tmp.path() + "/raft";
   fs::create_directories(dir);
   std::ofstream(dir + "/notes.txt") << "not a database";
@@ -256,7 +241,7 @@ TEST(LogCorruption, ADirectoryThatIsNotAStoreIsRefusedUntouched) {
 
 // The same store, undamaged, opens: the refusals above are about the damage.
 TEST(LogCorruption, TheUndamagedStoreOpens) {
-  TempDir tmp;
+  TempDir tmp{"kvraft-corruption-test"};
   const std::string dir = tmp.path() + "/raft";
   WriteStore(dir);
   RawEdit(dir, true, [](rocksdb::DB*, rocksdb::ColumnFamilyHandle*, rocksdb::ColumnFamilyHandle*) {});

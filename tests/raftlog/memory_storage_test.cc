@@ -1,6 +1,7 @@
 // MemoryStorage: the Storage contract (raftlog/storage.h) the core relies
 // on, checked on the in-memory implementation the simulator uses.
 #include "raftlog/memory_storage.h"
+#include "tests/raftlog/test_util.h"
 
 #include <gtest/gtest.h>
 
@@ -11,23 +12,10 @@
 namespace kvraft::raft {
 namespace {
 
+using test_util::E;
+using test_util::Meta;
+
 using Code = Status::Code;
-
-Entry E(uint64_t index, uint64_t term, std::string data = "") {
-  Entry e;
-  e.index = index;
-  e.term = term;
-  e.data = std::move(data);
-  return e;
-}
-
-SnapshotMeta Meta(uint64_t index, uint64_t term) {
-  SnapshotMeta m;
-  m.lastIncludedIndex = index;
-  m.lastIncludedTerm = term;
-  m.voters = {1, 2, 3};
-  return m;
-}
 
 uint64_t TermAt(const MemoryStorage& s, uint64_t index) {
   uint64_t term = 0;

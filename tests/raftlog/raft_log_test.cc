@@ -10,19 +10,15 @@
 #include <vector>
 
 #include "raftlog/memory_storage.h"
+#include "tests/raftlog/test_util.h"
 
 namespace kvraft::raft {
 namespace {
 
-using Code = Status::Code;
+using test_util::E;
+using test_util::Meta;
 
-Entry E(uint64_t index, uint64_t term, std::string data = "") {
-  Entry e;
-  e.index = index;
-  e.term = term;
-  e.data = std::move(data);
-  return e;
-}
+using Code = Status::Code;
 
 // Entries first..first+terms.size()-1 with the given terms.
 std::vector<Entry> Ents(uint64_t first, const std::vector<uint64_t>& terms, size_t dataBytes = 0) {
@@ -44,14 +40,6 @@ void Persist(RaftLog& log, MemoryStorage& storage) {
   const std::vector<Entry> entries = log.TakeUnhandedEntries();
   ASSERT_TRUE(storage.Save(nullptr, entries).ok());
   if (!entries.empty()) log.StableTo(entries.back().index, entries.back().term);
-}
-
-SnapshotMeta Meta(uint64_t index, uint64_t term) {
-  SnapshotMeta m;
-  m.lastIncludedIndex = index;
-  m.lastIncludedTerm = term;
-  m.voters = {1, 2, 3};
-  return m;
 }
 
 TEST(RaftLog, EmptyLog) {

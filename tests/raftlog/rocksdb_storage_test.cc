@@ -20,47 +20,19 @@
 
 #include "raftlog/log_codec.h"
 #include "raftlog/memory_storage.h"
+#include "tests/raftlog/test_util.h"
 
 namespace kvraft::raft {
 namespace {
+
+using test_util::E;
+using test_util::Meta;
+using test_util::TempDir;
 
 namespace fs = std::filesystem;
 using Code = Status::Code;
 
 // A directory under /tmp for one test, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/kvraft-store-test-XXXXXX";
-    const char* p = ::mkdtemp(tmpl);
-    EXPECT_NE(p, nullptr);
-    path_ = p == nullptr ? "/tmp/kvraft-store-test-failed" : p;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-Entry E(uint64_t index, uint64_t term, std::string data = "") {
-  Entry e;
-  e.index = index;
-  e.term = term;
-  e.data = std::move(data);
-  return e;
-}
-
-SnapshotMeta Meta(uint64_t index, uint64_t term) {
-  SnapshotMeta m;
-  m.lastIncludedIndex = index;
-  m.lastIncludedTerm = term;
-  m.voters = {1, 2, 3};
-  return m;
-}
 
 std::vector<uint64_t> Indexes(const std::vector<Entry>& entries) {
   std::vector<uint64_t> out;
@@ -120,7 +92,7 @@ struct RocksDbHarness {
     store.reset();
     store = MustOpen(StoreOptions(tmp.path() + "/raft", kTailCacheBytes));
   }
-  TempDir tmp;
+  TempDir tmp{"kvraft-store-test"};
   std::unique_ptr<RocksDbStorage> store;
 };
 
@@ -430,7 +402,7 @@ void ExpectSameAnswers(const Storage& want, const Storage& got, std::mt19937_64&
 
 TEST_P(DifferentialTest, AgreesWithMemoryStorageOnRandomOperations) {
   const DifferentialConfig config = GetParam();
-  TempDir tmp;
+  TempDir tmp{"kvraft-store-test"};
   const auto options = StoreOptions(tmp.path() + "/raft", config.tailCacheBytes);
   std::unique_ptr<RocksDbStorage> got = MustOpen(options);
   ASSERT_NE(got, nullptr);
@@ -508,7 +480,7 @@ INSTANTIATE_TEST_SUITE_P(
 // ------------------------------------------------------------ RocksDB only
 
 TEST(RocksDbStorage, ReadsAcrossTheTailCacheBoundary) {
-  TempDir tmp;
+  TempDir tmp{"kvraft-store-test"};
   const uint64_t each = 100 + 16;
   auto options = StoreOptions(tmp.path() + "/raft", 3 * each);  // caches entries 8..10
   std::unique_ptr<RocksDbStorage> s = MustOpen(options);
@@ -543,7 +515,7 @@ TEST(RocksDbStorage, ReadsAcrossTheTailCacheBoundary) {
 }
 
 TEST(RocksDbStorage, EntriesReadsAtMostMaxReadBytes) {
-  TempDir tmp;
+  TempDir tmp{"kvraft-store-test"};
   auto options = StoreOptions(tmp.path() + "/raft", 0);
   options.maxReadBytes = 2 * (100 + 16);
   std::unique_ptr<RocksDbStorage> s = MustOpen(options);
@@ -557,7 +529,7 @@ TEST(RocksDbStorage, EntriesReadsAtMostMaxReadBytes) {
 }
 
 TEST(RocksDbStorage, OpenCreatesAMissingDirectoryAndKeepsItsVoters) {
-  TempDir tmp;
+  TempDir tmp{"kvraft-store-test"};
   const std::string dir = tmp.path() + "/node1/data/raft";
   auto options = StoreOptions(dir);
   ASSERT_TRUE(MustOpen(options) != nullptr);
@@ -572,7 +544,7 @@ TEST(RocksDbStorage, OpenCreatesAMissingDirectoryAndKeepsItsVoters) {
 }
 
 TEST(RocksDbStorage, OpenCreatesIntoAnEmptyDirectoryAndDropsAStaleStaging) {
-  TempDir tmp;
+  TempDir tmp{"kvraft-store-test"};
   const std::string dir = tmp.path() + "/raft/";  // trailing slash: same store
   fs::create_directories(dir);
   // What a crash during an earlier creation leaves: never acknowledged data.
@@ -586,7 +558,7 @@ TEST(RocksDbStorage, OpenCreatesIntoAnEmptyDirectoryAndDropsAStaleStaging) {
 }
 
 TEST(RocksDbStorage, OpenRefusesAnotherNodesOrClustersStore) {
-  TempDir tmp;
+  TempDir tmp{"kvraft-store-test"};
   const std::string dir = tmp.path() + "/raft";
   ASSERT_TRUE(MustOpen(StoreOptions(dir)) != nullptr);
 
@@ -607,7 +579,7 @@ TEST(RocksDbStorage, OpenRefusesAnotherNodesOrClustersStore) {
 }
 
 TEST(RocksDbStorage, OpenRefusesAStoreAnotherProcessHasOpen) {
-  TempDir tmp;
+  TempDir tmp{"kvraft-store-test"};
   const auto options = StoreOptions(tmp.path() + "/raft");
   std::unique_ptr<RocksDbStorage> first = MustOpen(options);
   ASSERT_NE(first, nullptr);
@@ -623,7 +595,7 @@ TEST(RocksDbStorage, OpenRejectsBadArguments) {
   std::unique_ptr<RocksDbStorage> s;
   auto o = StoreOptions("");
   EXPECT_EQ(RocksDbStorage::Open(o, &s).code(), Code::kInvalidArgument);
-  TempDir tmp;
+  TempDir tmp{"kvraft-store-test"};
   o = StoreOptions(tmp.path() + "/raft");
   o.nodeId = kNoNode;
   EXPECT_EQ(RocksDbStorage::Open(o, &s).code(), Code::kInvalidArgument);
@@ -637,7 +609,7 @@ TEST(RocksDbStorage, OpenRejectsBadArguments) {
 // read is either refused with Compacted/Unavailable or returns consecutive
 // entries whose bytes are exactly what was written for their (index, term).
 TEST(RocksDbStorage, ReadersSeeWholeBatchesWhileAWriterWrites) {
-  TempDir tmp;
+  TempDir tmp{"kvraft-store-test"};
   std::unique_ptr<RocksDbStorage> s = MustOpen(StoreOptions(tmp.path() + "/raft", 2000));
   ASSERT_NE(s, nullptr);
   auto payload = [](uint64_t index, uint64_t term) {
