@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <ostream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -236,6 +237,9 @@ struct CrashPoint {
   InstallStep step = InstallStep::kStagingWritten;
   bool newStateWins = false;  // what a reopen must find
 };
+
+// gtest prints a parameter in test listings; its name says it all.
+void PrintTo(const CrashPoint& p, std::ostream* os) { *os << p.name; }
 
 std::vector<CrashPoint> CrashPoints() {
   return {
