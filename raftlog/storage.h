@@ -3,6 +3,11 @@
 // The core only reads through this interface; the node writes through it
 // after each Ready, so an implementation (in memory for the simulator,
 // RocksDB for kvd) plugs in without changing the core.
+//
+// Threads: the interface itself promises nothing. MemoryStorage is for one
+// thread. RocksDbStorage allows one writer (the node's log writer) beside
+// any number of readers (the Raft loop), so a write's fsync never blocks
+// the core.
 #include <cstdint>
 #include <string>
 #include <vector>
