@@ -40,6 +40,10 @@ struct Cluster::Node {
   std::unique_ptr<raft::Storage> storage;  // durable: survives crashes (RocksDB: reopened)
   std::unique_ptr<raft::Raft> core;              // volatile
   std::optional<Ready> inFlight;                 // being written to "disk"
+  // Term of the entry before inFlight->entries, as the log stood when the
+  // Ready was handed out: by the time the write completes the core may
+  // already have replaced that entry (a new leader's AppendEntries).
+  uint64_t inFlightPrevTerm = 0;
   SimStateMachine sm;                            // volatile, rebuilt from the snapshot
   std::string staged;                            // snapshot chunks received so far
   std::map<uint64_t, std::string> applied;       // the tester's record; survives crashes
@@ -271,6 +275,8 @@ void Cluster::Pump(int i) {
   if (!n.up || n.inFlight || !n.core->HasReady()) return;
   n.inFlight = n.core->GetReady();
   Ready& rd = *n.inFlight;
+  n.inFlightPrevTerm =
+      rd.entries.empty() ? 0 : n.core->log().TermOrZero(rd.entries.front().index - 1);
   if (rd.softState) {
     HashTrace(2, i, static_cast<uint64_t>(rd.softState->role), rd.softState->leader);
     Trace("n" + std::to_string(i) + " is " + raft::RoleName(rd.softState->role) + " of term " +
@@ -297,7 +303,7 @@ void Cluster::Persisted(int i, uint64_t incarnation) {
   if (!n.up || n.incarnation != incarnation || !n.inFlight) return;
   Ready rd = std::move(*n.inFlight);
   n.inFlight.reset();
-  ApplyReady(i, rd);
+  ApplyReady(i, rd, n.inFlightPrevTerm);
   if (failed()) return;
   n.core->Advance(rd);
   TakeSnapshotIfDue(i);
@@ -305,7 +311,7 @@ void Cluster::Persisted(int i, uint64_t incarnation) {
   Pump(i);
 }
 
-void Cluster::ApplyReady(int i, Ready& rd) {
+void Cluster::ApplyReady(int i, Ready& rd, uint64_t prevTerm) {
   Node& n = node(i);
   // 1. Durable writes, in the order a real store makes them.
   for (const raft::SnapshotChunk& c : rd.snapshotChunks) {
@@ -329,8 +335,6 @@ void Cluster::ApplyReady(int i, Ready& rd) {
     Trace("n" + std::to_string(i) + " installed snapshot at " + std::to_string(restored.appliedIndex));
   }
   if (!rd.entries.empty()) {
-    const uint64_t first = rd.entries.front().index;
-    const uint64_t prevTerm = n.core->log().TermOrZero(first - 1);
     const std::string v = invariants_.OnEntriesWritten(i, rd.entries, prevTerm);
     if (!v.empty()) return Fail(v);
   }

@@ -198,7 +198,7 @@ class Cluster {
   void StartNode(int i);
   void Pump(int i);
   void Persisted(int i, uint64_t incarnation);
-  void ApplyReady(int i, raft::Ready& rd);
+  void ApplyReady(int i, raft::Ready& rd, uint64_t prevTerm);
   void TakeSnapshotIfDue(int i);
   void SendMessage(const raft::Message& m);
   void Deliver(raft::Message m);
