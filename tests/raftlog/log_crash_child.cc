@@ -24,29 +24,13 @@
 #include <vector>
 
 #include "raftlog/rocksdb_storage.h"
+#include "tests/raftlog/log_crash_payload.h"
 
 namespace kvraft::raft {
 namespace {
 
-// Entry bytes as a function of (seed, index, term), so that the parent can
-// regenerate and compare them. Must match log_crash_test.cc.
-std::string Payload(uint64_t seed, uint64_t index, uint64_t term) {
-  uint64_t x = seed ^ (index * 0x9E3779B97F4A7C15ull) ^ (term * 0xC2B2AE3D27D4EB4Full);
-  auto next = [&x] {
-    x ^= x >> 33;
-    x *= 0xFF51AFD7ED558CCDull;
-    x ^= x >> 29;
-    return x;
-  };
-  std::string data(next() % 700, '\0');
-  for (char& c : data) c = static_cast<char>(next());
-  return data;
-}
-
-// Snapshot bytes, likewise. Must match log_crash_test.cc.
-std::string SnapshotData(uint64_t index, uint64_t term) {
-  return "state@" + std::to_string(index) + "/" + std::to_string(term);
-}
+using crash_test::Payload;
+using crash_test::SnapshotData;
 
 void Report(const std::string& line) {
   const std::string out = line + "\n";

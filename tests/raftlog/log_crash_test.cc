@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "raftlog/rocksdb_storage.h"
+#include "tests/raftlog/log_crash_payload.h"
 
 extern char** environ;
 
@@ -39,24 +40,8 @@ constexpr uint64_t kPayloadSeed = 77;        // decides entry bytes, in every ru
 constexpr int kRounds = 40;
 constexpr int kMinDelayMs = 30, kMaxDelayMs = 250;
 
-// Must match log_crash_child.cc.
-std::string Payload(uint64_t seed, uint64_t index, uint64_t term) {
-  uint64_t x = seed ^ (index * 0x9E3779B97F4A7C15ull) ^ (term * 0xC2B2AE3D27D4EB4Full);
-  auto next = [&x] {
-    x ^= x >> 33;
-    x *= 0xFF51AFD7ED558CCDull;
-    x ^= x >> 29;
-    return x;
-  };
-  std::string data(next() % 700, '\0');
-  for (char& c : data) c = static_cast<char>(next());
-  return data;
-}
-
-// Must match log_crash_child.cc.
-std::string SnapshotData(uint64_t index, uint64_t term) {
-  return "state@" + std::to_string(index) + "/" + std::to_string(term);
-}
+using crash_test::Payload;
+using crash_test::SnapshotData;
 
 // What the store must hold: the snapshot, the term of every entry after it
 // (contents follow from Payload), and the hard state.
