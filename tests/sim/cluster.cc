@@ -114,6 +114,7 @@ void Cluster::OpenStorage(int i) {
   o.clusterId = "raftsim";
   o.nodeId = static_cast<NodeId>(i);
   o.voters = voters;
+  o.tailCacheBytes = options_.tailCacheBytes;
   std::unique_ptr<raft::RocksDbStorage> store;
   n.storage.reset();  // a crash closes the store; RocksDB allows one opener
   const kvraft::Status s = raft::RocksDbStorage::Open(o, &store);

@@ -70,6 +70,7 @@ struct SimOptions {
   enum class Store { kMemory, kRocksDb };
   Store store = Store::kMemory;
   std::string storeDir;
+  uint64_t tailCacheBytes = 16 << 20;  // RocksDbStorage::Options::tailCacheBytes
 
   bool trace = false;  // print every event to stdout
 };

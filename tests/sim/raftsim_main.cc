@@ -27,6 +27,9 @@ DEFINE_bool(faults, true, "Inject crashes, partitions, drops, duplicates and del
 DEFINE_string(store, "memory",
               "Where nodes keep their logs: memory, or rocksdb (a RocksDB store per node "
               "in a temporary directory, on /dev/shm when present)");
+DEFINE_uint64(raft_tail_cache_bytes, 16 << 20,
+              "With --store=rocksdb: bytes of recent log entries each store keeps in memory "
+              "(default 16 MiB); older entries are read from RocksDB");
 DEFINE_bool(trace, false, "Print every simulated event (use with --seed)");
 DEFINE_bool(trace_hash, false, "End a --seed run with trace_hash=<hex>, a digest of every event");
 DEFINE_bool(summary, true, "Print one line of statistics per seed run with --seed");
@@ -52,6 +55,9 @@ std::string ReplayCommand(const char* argv0, uint64_t seed) {
   if (FLAGS_sim_seconds != 30) cmd += " --sim_seconds=" + std::to_string(FLAGS_sim_seconds);
   if (!FLAGS_faults) cmd += " --faults=false";
   if (FLAGS_store != "memory") cmd += " --store=" + FLAGS_store;
+  if (!gflags::GetCommandLineFlagInfoOrDie("raft_tail_cache_bytes").is_default) {
+    cmd += " --raft_tail_cache_bytes=" + std::to_string(FLAGS_raft_tail_cache_bytes);
+  }
   if (!FLAGS_mutant.empty()) cmd += " --mutant=" + FLAGS_mutant;
   return cmd + " --trace";
 }
@@ -63,6 +69,7 @@ ScenarioOptions Options() {
   o.faults = FLAGS_faults;
   o.trace = FLAGS_trace;
   o.rocksdb = FLAGS_store == "rocksdb";
+  o.tailCacheBytes = FLAGS_raft_tail_cache_bytes;
   return o;
 }
 

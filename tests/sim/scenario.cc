@@ -208,6 +208,7 @@ ScenarioResult RunScenario(uint64_t seed, const ScenarioOptions& so) {
   o.seed = seed;
   o.trace = so.trace;
   if (so.rocksdb) o.store = SimOptions::Store::kRocksDb;
+  o.tailCacheBytes = so.tailCacheBytes;
   if (so.faults) {
     o.dropRate = Choose(pick, {0.0, 0.01, 0.05, 0.1});
     o.dupRate = Choose(pick, {0.0, 0.01, 0.05});

@@ -14,6 +14,7 @@ struct ScenarioOptions {
   bool faults = true;
   bool trace = false;
   bool rocksdb = false;  // keep each node's log in a RocksDbStorage instead of memory
+  uint64_t tailCacheBytes = 16 << 20;  // the RocksDB store's in-memory tail
 };
 
 struct ScenarioResult {
