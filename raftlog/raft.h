@@ -58,8 +58,6 @@ class Raft {
   const Progress* progress(NodeId peer) const;
 
  private:
-  using Handler = void (Raft::*)(const Message&);
-
   // Role transitions (§5.2).
   void BecomeFollower(uint64_t term, NodeId leader);
   void BecomePreCandidate();

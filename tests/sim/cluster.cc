@@ -57,7 +57,6 @@ struct Cluster::Node {
   // Delta invariants within one incarnation.
   uint64_t seenTerm = 0;
   uint64_t seenCommit = 0;
-  raft::Role seenRole = raft::Role::kFollower;
 };
 
 Cluster::Cluster(const SimOptions& options) : options_(options), rng_(options.seed) {
@@ -174,11 +173,10 @@ void Cluster::HashTrace(uint64_t a, uint64_t b, uint64_t c, uint64_t d) {
 }
 
 void Cluster::Trace(const std::string& line) {
-  if (!options_.trace && !keepTrace_) return;
+  if (!options_.trace) return;
   char head[32];
   std::snprintf(head, sizeof head, "%10.3fms ", static_cast<double>(now_) / 1000.0);
-  if (options_.trace) std::printf("%s%s\n", head, line.c_str());
-  if (keepTrace_) traceLines_.push_back(head + line);
+  std::printf("%s%s\n", head, line.c_str());
 }
 
 namespace {
@@ -243,7 +241,6 @@ void Cluster::StartNode(int i) {
   ++n.incarnation;
   n.seenTerm = n.core->currentTerm();
   n.seenCommit = n.core->commitIndex();
-  n.seenRole = n.core->role();
   HashTrace(1, i, n.incarnation);
   Trace("n" + std::to_string(i) + " start term=" + std::to_string(n.core->currentTerm()) +
         " last=" + std::to_string(n.core->log().LastIndex()) +
@@ -422,7 +419,6 @@ void Cluster::Observe(int i) {
     const std::string v = invariants_.OnLeader(static_cast<NodeId>(i), c);
     if (!v.empty()) return Fail(v);
   }
-  n.seenRole = c.role();
 }
 
 // ---------------------------------------------------------------- network
@@ -474,7 +470,7 @@ void Cluster::SendMessage(const Message& m) {
   }
   if (Chance(options_.dropRate)) {
     HashTrace(6, from, to, 1);
-    if (options_.trace || keepTrace_) Trace("drop " + Describe(m));
+    if (options_.trace) Trace("drop " + Describe(m));
     return;
   }
   const int copies = Chance(options_.dupRate) ? 2 : 1;
@@ -498,7 +494,7 @@ void Cluster::Deliver(Message m) {
   Node& n = node(to);
   if (!n.up || !Linked(static_cast<int>(m.from), to)) return;
   HashTrace(7, static_cast<uint64_t>(m.type), m.from * 64 + m.to, m.term);
-  if (options_.trace || keepTrace_) Trace("recv " + Describe(m));
+  if (options_.trace) Trace("recv " + Describe(m));
   n.core->Step(m);
   Pump(to);
   Observe(to);

@@ -176,10 +176,6 @@ class Cluster {
   void Fail(const std::string& why);
   Invariants& invariants() { return invariants_; }
   uint64_t traceHash() const { return traceHash_; }
-  // The whole trace so far, when options.trace is false but a caller wants
-  // to print it on failure (kept only if keepTrace is set).
-  void set_keep_trace(bool on) { keepTrace_ = on; }
-  const std::vector<std::string>& trace() const { return traceLines_; }
 
   // Schedules `fn` at now()+delayUs, in event order (for fault scripts).
   void Schedule(uint64_t delayUs, std::function<void()> fn);
@@ -229,8 +225,6 @@ class Cluster {
   Invariants invariants_;
   std::string failure_;
   uint64_t traceHash_ = 1469598103934665603ull;
-  bool keepTrace_ = false;
-  std::vector<std::string> traceLines_;
   uint64_t messagesSent_ = 0;
   uint64_t bytesSent_ = 0;
   uint64_t events_ = 0;
