@@ -256,19 +256,4 @@ Status DecodeIdentity(std::string_view value, StoreIdentity* id) {
   return Status::Ok();
 }
 
-void EncodeSnapshotData(std::string_view data, std::string* out) {
-  out->clear();
-  out->reserve(data.size() + 4);
-  out->append(data);
-  AppendCrc({}, out);
-}
-
-Status DecodeSnapshotData(std::string_view value, std::string* data) {
-  std::string_view body;
-  Status s = CheckTrailingCrc(Named("snapshot data"), {}, value, 0, &body);
-  if (!s.ok()) return s;
-  data->assign(body);
-  return Status::Ok();
-}
-
 }  // namespace kvraft::raft

@@ -26,7 +26,6 @@ constexpr uint32_t kLogFormatVersion = 1;
 inline constexpr std::string_view kHardStateKey = "hard_state";
 inline constexpr std::string_view kSnapshotMetaKey = "snapshot_meta";
 inline constexpr std::string_view kIdentityKey = "identity";
-inline constexpr std::string_view kSnapshotDataKey = "snapshot_data";
 
 // CRC32C (Castagnoli) as computed by Boost.CRC.
 uint32_t Crc32c(std::string_view bytes);
@@ -80,9 +79,5 @@ std::string EncodeIdentity(const StoreIdentity& id);
 // such, not as a checksum failure of a layout this build does not know.
 Status DecodeIdentityVersion(std::string_view value, uint32_t* formatVersion);
 Status DecodeIdentity(std::string_view value, StoreIdentity* id);
-
-// The snapshot's bytes followed by their crc.
-void EncodeSnapshotData(std::string_view data, std::string* out);
-Status DecodeSnapshotData(std::string_view value, std::string* data);
 
 }  // namespace kvraft::raft

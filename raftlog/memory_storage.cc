@@ -33,16 +33,6 @@ Status MemoryStorage::Entries(uint64_t lo, uint64_t hi, uint64_t maxBytes,
   return Status::Ok();
 }
 
-Status MemoryStorage::ReadSnapshotChunk(uint64_t snapshotIndex, uint64_t offset, uint64_t maxBytes,
-                                        std::string* data, bool* last) const {
-  if (snapshotIndex != snapshot_.lastIncludedIndex) return Status::Aborted("snapshot was replaced");
-  if (offset > snapshotData_.size()) return Status::InvalidArgument("snapshot offset past the end");
-  const uint64_t n = std::min<uint64_t>(maxBytes, snapshotData_.size() - offset);
-  data->assign(snapshotData_, offset, n);
-  *last = offset + n == snapshotData_.size();
-  return Status::Ok();
-}
-
 Status MemoryStorage::Save(const HardState* hardState, const std::vector<Entry>& entries) {
   if (!entries.empty()) {
     const uint64_t first = entries.front().index;
@@ -55,21 +45,19 @@ Status MemoryStorage::Save(const HardState* hardState, const std::vector<Entry>&
   return Status::Ok();
 }
 
-Status MemoryStorage::InstallSnapshot(const SnapshotMeta& meta, std::string data) {
+Status MemoryStorage::InstallSnapshot(const SnapshotMeta& meta) {
   snapshot_ = meta;
-  snapshotData_ = std::move(data);
   entries_.clear();
   hardState_.commitIndex = std::max(hardState_.commitIndex, meta.lastIncludedIndex);
   return Status::Ok();
 }
 
-Status MemoryStorage::CreateSnapshot(const SnapshotMeta& meta, std::string data) {
+Status MemoryStorage::CreateSnapshot(const SnapshotMeta& meta) {
   const uint64_t index = meta.lastIncludedIndex;
   if (index <= snapshot_.lastIncludedIndex) return Status::Ok();  // older than what we have
   if (index > LastIndex()) return Status::InvalidArgument("snapshot past the end of the log");
   entries_.erase(entries_.begin(), entries_.begin() + (index - snapshot_.lastIncludedIndex));
   snapshot_ = meta;
-  snapshotData_ = std::move(data);
   return Status::Ok();
 }
 

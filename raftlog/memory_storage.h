@@ -16,21 +16,17 @@ class MemoryStorage : public Storage {
   Status Term(uint64_t index, uint64_t* term) const override;
   Status Entries(uint64_t lo, uint64_t hi, uint64_t maxBytes,
                  std::vector<Entry>* out) const override;
-  Status ReadSnapshotChunk(uint64_t snapshotIndex, uint64_t offset, uint64_t maxBytes,
-                           std::string* data, bool* last) const override;
 
   Status Save(const HardState* hardState, const std::vector<Entry>& entries) override;
-  Status InstallSnapshot(const SnapshotMeta& meta, std::string data) override;
-  Status CreateSnapshot(const SnapshotMeta& meta, std::string data) override;
+  Status InstallSnapshot(const SnapshotMeta& meta) override;
+  Status CreateSnapshot(const SnapshotMeta& meta) override;
 
   // For tests: set the configuration of a fresh cluster.
   void Bootstrap(std::vector<NodeId> voters) { snapshot_.voters = std::move(voters); }
-  const std::string& SnapshotData() const { return snapshotData_; }
 
  private:
   HardState hardState_;
   SnapshotMeta snapshot_;
-  std::string snapshotData_;
   std::vector<Entry> entries_;  // entries_[i].index == snapshot_.lastIncludedIndex + 1 + i
 };
 

@@ -21,8 +21,12 @@ bool MaySendBeforePersist(MessageType t) {
 
 }  // namespace
 
-Raft::Raft(const Config& config, const Storage* storage)
-    : config_(config), storage_(storage), log_(storage), rng_(config.randomSeed) {
+Raft::Raft(const Config& config, const Storage* storage, const SnapshotSource* snapshots)
+    : config_(config),
+      storage_(storage),
+      snapshots_(snapshots),
+      log_(storage),
+      rng_(config.randomSeed) {
   CHECK_NE(config_.id, kNoNode) << "node ids start at 1";
   CHECK_GT(config_.heartbeatTick, 0);
   CHECK_GT(config_.electionTick, config_.heartbeatTick);
@@ -401,6 +405,7 @@ void Raft::HandleInstallSnapshot(const Message& m) {
   r.to = m.from;
   r.snapshot.lastIncludedIndex = meta.lastIncludedIndex;
   r.snapshot.lastIncludedTerm = meta.lastIncludedTerm;
+  r.chunkOffset = m.offset;
   if (meta.lastIncludedIndex <= log_.committed()) {
     r.done = true;  // we already have all of it
     r.matchIndex = log_.committed();
@@ -552,12 +557,15 @@ void Raft::SendSnapshotChunk(NodeId to) {
   Progress& pr = progress_[to];
   std::string data;
   bool last = false;
-  Status s = storage_->ReadSnapshotChunk(pr.snapshotIndex, pr.snapshotOffset,
-                                         config_.snapshotChunkBytes, &data, &last);
-  if (s.code() == Status::Code::kAborted) {
+  Status s = snapshots_->ReadSnapshotChunk(pr.snapshotIndex, pr.snapshotOffset,
+                                           config_.snapshotChunkBytes, &data, &last);
+  if (s.code() == Status::Code::kAborted &&
+      storage_->Snapshot().lastIncludedIndex != pr.snapshotIndex) {
     return StartSnapshot(to);  // a newer snapshot replaced it: send that one
   }
   if (!s.ok()) {
+    // The heartbeat retries a stalled transfer, so a snapshot the
+    // application is still making (or one it lost) is asked for again.
     LOG(ERROR) << "node " << config_.id << " cannot read its snapshot for " << to << ": "
                << s.ToString();
     return;
@@ -626,6 +634,12 @@ void Raft::HandleSnapshotResponse(const Message& m) {
   if (pr.state != ProgressState::kSnapshot || m.snapshot.lastIncludedIndex != pr.snapshotIndex) {
     return;  // about a snapshot we no longer send
   }
+  // One chunk is in flight, at pr.snapshotOffset, and only the answer to it
+  // calls for the next (at whatever offset the follower asks: onwards, or
+  // back if it lost what it had staged). Answering a duplicated or stale
+  // response as well would start a second stream beside the first, and
+  // every later duplicate another.
+  if (m.chunkOffset != pr.snapshotOffset) return;
   pr.progressSinceHeartbeat = true;
   pr.snapshotOffset = m.offset;
   SendSnapshotChunk(m.from);

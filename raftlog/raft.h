@@ -23,6 +23,7 @@
 #include "raftlog/config.h"
 #include "raftlog/progress.h"
 #include "raftlog/raft_log.h"
+#include "raftlog/snapshot_source.h"
 #include "raftlog/status.h"
 #include "raftlog/storage.h"
 #include "raftlog/types.h"
@@ -31,7 +32,8 @@ namespace kvraft::raft {
 
 class Raft {
  public:
-  Raft(const Config& config, const Storage* storage);
+  // Both must outlive the core; it only reads through them.
+  Raft(const Config& config, const Storage* storage, const SnapshotSource* snapshots);
 
   void Tick();
   Status Step(const Message& m);
@@ -104,6 +106,7 @@ class Raft {
 
   const Config config_;
   const Storage* storage_;
+  const SnapshotSource* snapshots_;
   RaftLog log_;
   std::mt19937_64 rng_;
   std::vector<NodeId> voters_;

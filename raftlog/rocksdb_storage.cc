@@ -230,7 +230,6 @@ struct RocksDbStorage::Loaded {
   explicit Loaded(uint64_t tailCacheBytes) : tail(tailCacheBytes) {}
   HardState hardState;
   SnapshotMeta snapshot;
-  std::string snapshotData;
   uint64_t lastIndex = 0;
   LogTailCache tail;
 };
@@ -303,8 +302,6 @@ Status RocksDbStorage::CreateStore(const Options& options) {
     if (!rs.ok()) return Status::IOError("cannot create raft log store in " + staging + ": " + rs.ToString());
     SnapshotMeta initial;
     initial.voters = options.voters;
-    std::string snapshotData;
-    EncodeSnapshotData("", &snapshotData);
     rocksdb::WriteBatch batch;
     StoreIdentity identity;
     identity.clusterId = options.clusterId;
@@ -312,7 +309,6 @@ Status RocksDbStorage::CreateStore(const Options& options) {
     batch.Put(db.meta(), std::string(kIdentityKey), EncodeIdentity(identity));
     batch.Put(db.meta(), std::string(kHardStateKey), EncodeHardState(HardState{}));
     batch.Put(db.meta(), std::string(kSnapshotMetaKey), EncodeSnapshotMeta(initial));
-    batch.Put(db.meta(), std::string(kSnapshotDataKey), snapshotData);
     rocksdb::WriteOptions wo;
     wo.sync = true;
     rs = db.db->Write(wo, &batch);
@@ -383,8 +379,6 @@ Status RocksDbStorage::LoadFrom(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* lo
   if (!s.ok()) return s;
   s = loadMeta(kSnapshotMetaKey, [&](std::string_view v) { return DecodeSnapshotMeta(v, &loaded->snapshot); });
   if (!s.ok()) return s;
-  s = loadMeta(kSnapshotDataKey, [&](std::string_view v) { return DecodeSnapshotData(v, &loaded->snapshotData); });
-  if (!s.ok()) return s;
 
   // Every entry: consecutive from the snapshot on, CRC intact, terms never
   // decreasing (§5.3: a log's terms only grow). A bad entry stops start-up;
@@ -433,7 +427,6 @@ RocksDbStorage::RocksDbStorage(const Options& options, Loaded&& loaded)
     : options_(options),
       hardState_(loaded.hardState),
       snapshot_(std::move(loaded.snapshot)),
-      snapshotData_(std::move(loaded.snapshotData)),
       lastIndex_(loaded.lastIndex),
       tail_(std::move(loaded.tail)) {}
 
@@ -552,18 +545,6 @@ Status RocksDbStorage::Entries(uint64_t lo, uint64_t hi, uint64_t maxBytes,
   return Status::Ok();
 }
 
-Status RocksDbStorage::ReadSnapshotChunk(uint64_t snapshotIndex, uint64_t offset,
-                                         uint64_t maxBytes, std::string* data,
-                                         bool* last) const {
-  std::lock_guard<std::mutex> l(mu_);
-  if (snapshotIndex != snapshot_.lastIncludedIndex) return Status::Aborted("snapshot was replaced");
-  if (offset > snapshotData_.size()) return Status::InvalidArgument("snapshot offset past the end");
-  const uint64_t n = std::min<uint64_t>(maxBytes, snapshotData_.size() - offset);
-  data->assign(snapshotData_, offset, n);
-  *last = offset + n == snapshotData_.size();
-  return Status::Ok();
-}
-
 // ------------------------------------------------------------ writes
 
 Status RocksDbStorage::WriteSynced(rocksdb::WriteBatch* batch, const char* what) {
@@ -632,7 +613,7 @@ Status RocksDbStorage::Save(const HardState* hardState, const std::vector<Entry>
   return Status::Ok();
 }
 
-Status RocksDbStorage::CreateSnapshot(const SnapshotMeta& meta, std::string data) {
+Status RocksDbStorage::CreateSnapshot(const SnapshotMeta& meta) {
   std::lock_guard<std::mutex> w(writeMu_);
   if (!failed_.ok()) return failed_;
   const uint64_t index = meta.lastIncludedIndex;
@@ -644,14 +625,10 @@ Status RocksDbStorage::CreateSnapshot(const SnapshotMeta& meta, std::string data
   const std::string end = EncodeLogKey(index + 1);
   batch.DeleteRange(log_, begin, end);
   batch.Put(meta_, std::string(kSnapshotMetaKey), EncodeSnapshotMeta(meta));
-  std::string value;
-  EncodeSnapshotData(data, &value);
-  batch.Put(meta_, std::string(kSnapshotDataKey), value);
   {
     // The prefix leaves the readers' view before the write starts.
     std::lock_guard<std::mutex> l(mu_);
     snapshot_ = meta;
-    snapshotData_ = std::move(data);
     tail_.DropThrough(index);
   }
   Status s = WriteSynced(&batch, "a snapshot");
@@ -670,7 +647,7 @@ Status RocksDbStorage::CreateSnapshot(const SnapshotMeta& meta, std::string data
   return Status::Ok();
 }
 
-Status RocksDbStorage::InstallSnapshot(const SnapshotMeta& meta, std::string data) {
+Status RocksDbStorage::InstallSnapshot(const SnapshotMeta& meta) {
   std::lock_guard<std::mutex> w(writeMu_);
   if (!failed_.ok()) return failed_;
   const uint64_t index = meta.lastIncludedIndex;
@@ -682,14 +659,10 @@ Status RocksDbStorage::InstallSnapshot(const SnapshotMeta& meta, std::string dat
   // Figure 13 step 7: the whole log goes, entries past the snapshot too.
   batch.DeleteRange(log_, EncodeLogKey(0), EncodeLogKey(std::max(lastIndex_, index) + 1));
   batch.Put(meta_, std::string(kSnapshotMetaKey), EncodeSnapshotMeta(meta));
-  std::string value;
-  EncodeSnapshotData(data, &value);
-  batch.Put(meta_, std::string(kSnapshotDataKey), value);
   batch.Put(meta_, std::string(kHardStateKey), EncodeHardState(hs));
   {
     std::lock_guard<std::mutex> l(mu_);
     snapshot_ = meta;
-    snapshotData_ = std::move(data);
     tail_.Clear();
     lastIndex_ = index;
   }

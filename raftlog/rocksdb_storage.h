@@ -120,12 +120,10 @@ class RocksDbStorage : public Storage {
   Status Term(uint64_t index, uint64_t* term) const override;
   Status Entries(uint64_t lo, uint64_t hi, uint64_t maxBytes,
                  std::vector<Entry>* out) const override;
-  Status ReadSnapshotChunk(uint64_t snapshotIndex, uint64_t offset, uint64_t maxBytes,
-                           std::string* data, bool* last) const override;
 
   Status Save(const HardState* hardState, const std::vector<Entry>& entries) override;
-  Status InstallSnapshot(const SnapshotMeta& meta, std::string data) override;
-  Status CreateSnapshot(const SnapshotMeta& meta, std::string data) override;
+  Status InstallSnapshot(const SnapshotMeta& meta) override;
+  Status CreateSnapshot(const SnapshotMeta& meta) override;
 
   const std::string& dir() const { return options_.dir; }
 
@@ -178,11 +176,6 @@ class RocksDbStorage : public Storage {
   mutable std::mutex mu_;
   HardState hardState_;
   SnapshotMeta snapshot_;
-  // The snapshot's bytes, also in `meta` under snapshot_data. Kept in memory
-  // so ReadSnapshotChunk is a copy, not a RocksDB read of the whole value
-  // per chunk; the state-machine issue replaces both with a checkpoint of
-  // the kv instance.
-  std::string snapshotData_;
   uint64_t lastIndex_ = 0;
   LogTailCache tail_;
 };

@@ -35,6 +35,11 @@ class Status {
   Code code() const { return code_; }
   const std::string& message() const { return message_; }
   std::string ToString() const;
+  // The same error with `context` (what was being done) before its message;
+  // OK stays OK.
+  Status Annotate(const std::string& context) const {
+    return ok() ? *this : Status(code_, context + ": " + message_);
+  }
 
  private:
   Status(Code c, std::string m) : code_(c), message_(std::move(m)) {}

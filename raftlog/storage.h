@@ -1,5 +1,6 @@
 #pragma once
 // The durable state of one node: log, hard state and snapshot metadata.
+// The snapshot's bytes are the application's (snapshot_source.h).
 // The core only reads through this interface; the node writes through it
 // after each Ready, so an implementation (in memory for the simulator,
 // RocksDB for kvd) plugs in without changing the core.
@@ -34,20 +35,17 @@ class Storage {
   // returning at least one entry when lo < hi.
   virtual Status Entries(uint64_t lo, uint64_t hi, uint64_t maxBytes,
                          std::vector<Entry>* out) const = 0;
-  // Up to `maxBytes` of the current snapshot's data from `offset`. Returns
-  // kAborted if the snapshot is no longer the one at `snapshotIndex`.
-  virtual Status ReadSnapshotChunk(uint64_t snapshotIndex, uint64_t offset, uint64_t maxBytes,
-                                   std::string* data, bool* last) const = 0;
 
   // --- writes (used by the node, never by the core) ---
   // Atomically: set the hard state (if given) and write `entries`, which
   // replace every stored entry at or after entries.front().index.
   virtual Status Save(const HardState* hardState, const std::vector<Entry>& entries) = 0;
-  // Replace the whole log by a snapshot received from the leader.
-  virtual Status InstallSnapshot(const SnapshotMeta& meta, std::string data) = 0;
-  // The application took a snapshot at meta.lastIncludedIndex (which it has
-  // applied and made durable): keep it, and discard the entries it covers.
-  virtual Status CreateSnapshot(const SnapshotMeta& meta, std::string data) = 0;
+  // Replace the whole log by a snapshot received from the leader, once the
+  // application has durably installed the snapshot's state.
+  virtual Status InstallSnapshot(const SnapshotMeta& meta) = 0;
+  // The application holds a durable snapshot of its state at
+  // meta.lastIncludedIndex: record it, and discard the entries it covers.
+  virtual Status CreateSnapshot(const SnapshotMeta& meta) = 0;
 };
 
 }  // namespace kvraft::raft

@@ -93,6 +93,7 @@ struct Message {
   uint64_t offset = 0;    // request: where `data` goes; response: next offset expected
   std::string data;
   bool done = false;      // request: last chunk; response: snapshot installed or not needed
+  uint64_t chunkOffset = 0;  // response: the offset of the chunk it answers
 
   size_t ByteSize() const;  // approximate payload bytes, for batching limits
 };

@@ -56,6 +56,7 @@ struct RaftMessage {
   18: i64 offset,
   19: binary data,
   20: bool done,
+  21: i64 chunkOffset,
 }
 
 service RaftService {

@@ -30,7 +30,6 @@ namespace kvraft::raft {
 namespace {
 
 using crash_test::Payload;
-using crash_test::SnapshotData;
 
 void Report(const std::string& line) {
   const std::string out = line + "\n";
@@ -91,7 +90,7 @@ int Run(const std::string& dir, uint64_t payloadSeed, uint64_t runSeed) {
       if (!s.ok()) Fail("term", s);
       SnapshotMeta meta{index, t, {1}};
       Report("compact " + std::to_string(index) + " " + std::to_string(t));
-      s = store->CreateSnapshot(meta, SnapshotData(index, t));
+      s = store->CreateSnapshot(meta);
       if (!s.ok()) Fail("compact", s);
       Report("compacted " + std::to_string(index) + " " + std::to_string(t));
     } else {
@@ -99,7 +98,7 @@ int Run(const std::string& dir, uint64_t payloadSeed, uint64_t runSeed) {
       const uint64_t index = last + rng() % 20;
       SnapshotMeta meta{index, term, {1}};
       Report("install " + std::to_string(index) + " " + std::to_string(term));
-      s = store->InstallSnapshot(meta, SnapshotData(index, term));
+      s = store->InstallSnapshot(meta);
       if (!s.ok()) Fail("install", s);
       Report("installed " + std::to_string(index) + " " + std::to_string(term));
     }

@@ -1,6 +1,6 @@
 #pragma once
-// What the crash test's child writes and the parent checks: entry and
-// snapshot bytes as a function of their coordinates, so that the parent can
+// What the crash test's child writes and the parent checks: entry bytes as
+// a function of their coordinates, so that the parent can
 // regenerate exactly what the child was told to make durable.
 #include <cstdint>
 #include <string>
@@ -18,10 +18,6 @@ inline std::string Payload(uint64_t seed, uint64_t index, uint64_t term) {
   std::string data(next() % 700, '\0');
   for (char& c : data) c = static_cast<char>(next());
   return data;
-}
-
-inline std::string SnapshotData(uint64_t index, uint64_t term) {
-  return "state@" + std::to_string(index) + "/" + std::to_string(term);
 }
 
 }  // namespace kvraft::raft::crash_test

@@ -41,7 +41,6 @@ constexpr int kRounds = 40;
 constexpr int kMinDelayMs = 30, kMaxDelayMs = 250;
 
 using crash_test::Payload;
-using crash_test::SnapshotData;
 
 // What the store must hold: the snapshot, the term of every entry after it
 // (contents follow from Payload), and the hard state.
@@ -95,12 +94,6 @@ std::optional<LogModel> ReadBack(const RocksDbStorage& store) {
   m.snapTerm = snap.lastIncludedTerm;
   m.hardState = store.InitialHardState();
   EXPECT_EQ(snap.voters, (std::vector<NodeId>{1}));
-  std::string data;
-  bool last = false;
-  EXPECT_TRUE(store.ReadSnapshotChunk(m.snapIndex, 0, UINT64_MAX, &data, &last).ok());
-  if (m.snapIndex > 0) {
-    EXPECT_EQ(data, SnapshotData(m.snapIndex, m.snapTerm));
-  }
   for (uint64_t i = store.FirstIndex(); i <= store.LastIndex();) {
     std::vector<Entry> batch;
     const Status s = store.Entries(i, store.LastIndex() + 1, UINT64_MAX, &batch);

@@ -95,7 +95,7 @@ TEST(MemoryStorage, SaveRejectsHolesAndEntriesUnderTheSnapshot) {
   EXPECT_EQ(s.Save(nullptr, {E(5, 1)}).code(), Code::kInvalidArgument);
   EXPECT_EQ(s.LastIndex(), 3u);
 
-  ASSERT_TRUE(s.CreateSnapshot(Meta(2, 1), "snap").ok());
+  ASSERT_TRUE(s.CreateSnapshot(Meta(2, 1)).ok());
   EXPECT_EQ(s.Save(nullptr, {E(2, 1)}).code(), Code::kInvalidArgument);
   EXPECT_EQ(s.LastIndex(), 3u);
   // Right after the snapshot is fine: it replaces entry 3.
@@ -134,7 +134,7 @@ TEST(MemoryStorage, EntriesReturnsRangeWithinByteLimit) {
 
 TEST(MemoryStorage, EntriesAndTermFailOnCompactedOrMissingIndexes) {
   MemoryStorage s = WithTerms({1, 1, 2, 2, 3});
-  ASSERT_TRUE(s.CreateSnapshot(Meta(3, 2), "snap").ok());
+  ASSERT_TRUE(s.CreateSnapshot(Meta(3, 2)).ok());
   std::vector<Entry> out;
   EXPECT_EQ(s.Entries(3, 5, UINT64_MAX, &out).code(), Code::kCompacted);
   EXPECT_EQ(s.Entries(1, 2, UINT64_MAX, &out).code(), Code::kCompacted);
@@ -145,96 +145,6 @@ TEST(MemoryStorage, EntriesAndTermFailOnCompactedOrMissingIndexes) {
   EXPECT_EQ(TermAt(s, 3), 2u) << "the snapshot's last entry keeps its term";
   EXPECT_EQ(TermAt(s, 5), 3u);
   EXPECT_EQ(TermCode(s, 6), Code::kUnavailable);
-}
-
-// §7: the application snapshots what it has applied; the entries the
-// snapshot covers are discarded, later ones stay.
-TEST(MemoryStorage, CreateSnapshotCompactsThePrefix) {
-  MemoryStorage s = WithTerms({1, 1, 2, 2, 3, 3});
-  ASSERT_TRUE(s.CreateSnapshot(Meta(4, 2), "state@4").ok());
-  EXPECT_EQ(s.Snapshot(), Meta(4, 2));
-  EXPECT_EQ(s.SnapshotData(), "state@4");
-  EXPECT_EQ(s.FirstIndex(), 5u);
-  EXPECT_EQ(s.LastIndex(), 6u);
-  std::vector<Entry> out;
-  ASSERT_TRUE(s.Entries(5, 7, UINT64_MAX, &out).ok());
-  EXPECT_EQ(out, (std::vector<Entry>{E(5, 3, "e5"), E(6, 3, "e6")}));
-
-  // An older (or the same) snapshot changes nothing.
-  ASSERT_TRUE(s.CreateSnapshot(Meta(2, 1), "state@2").ok());
-  EXPECT_EQ(s.Snapshot(), Meta(4, 2));
-  EXPECT_EQ(s.SnapshotData(), "state@4");
-  EXPECT_EQ(s.FirstIndex(), 5u);
-
-  // A snapshot of the whole log leaves it empty but keeps its position.
-  ASSERT_TRUE(s.CreateSnapshot(Meta(6, 3), "state@6").ok());
-  EXPECT_EQ(s.FirstIndex(), 7u);
-  EXPECT_EQ(s.LastIndex(), 6u);
-  EXPECT_EQ(TermAt(s, 6), 3u);
-  ASSERT_TRUE(s.Save(nullptr, {E(7, 4)}).ok());
-  EXPECT_EQ(s.LastIndex(), 7u);
-
-  // The application cannot have applied entries the log does not hold.
-  EXPECT_EQ(s.CreateSnapshot(Meta(9, 4), "future").code(), Code::kInvalidArgument);
-  EXPECT_EQ(s.Snapshot(), Meta(6, 3));
-}
-
-// Figure 13 step 7: a snapshot from the leader replaces the whole log, even
-// entries past it (they may conflict), and implies its entries committed.
-TEST(MemoryStorage, InstallSnapshotReplacesTheLog) {
-  MemoryStorage s = WithTerms({1, 1, 2, 2, 2});
-  HardState hs{2, 1, 2};
-  ASSERT_TRUE(s.Save(&hs, {}).ok());
-  ASSERT_TRUE(s.InstallSnapshot(Meta(4, 3), "leader's state").ok());
-  EXPECT_EQ(s.Snapshot(), Meta(4, 3));
-  EXPECT_EQ(s.SnapshotData(), "leader's state");
-  EXPECT_EQ(s.FirstIndex(), 5u);
-  EXPECT_EQ(s.LastIndex(), 4u) << "entries past the snapshot must go too";
-  EXPECT_EQ(TermAt(s, 4), 3u);
-  EXPECT_EQ(TermCode(s, 5), Code::kUnavailable);
-  const HardState after = s.InitialHardState();
-  EXPECT_EQ(after.currentTerm, 2u);
-  EXPECT_EQ(after.votedFor, 1u);
-  EXPECT_EQ(after.commitIndex, 4u);
-
-  ASSERT_TRUE(s.Save(nullptr, {E(5, 3)}).ok());
-  EXPECT_EQ(s.LastIndex(), 5u);
-}
-
-TEST(MemoryStorage, ReadSnapshotChunkWalksTheData) {
-  MemoryStorage s = WithTerms({1, 1});
-  ASSERT_TRUE(s.CreateSnapshot(Meta(2, 1), "abcdefghij").ok());
-  std::string data;
-  bool last = true;
-  ASSERT_TRUE(s.ReadSnapshotChunk(2, 0, 4, &data, &last).ok());
-  EXPECT_EQ(data, "abcd");
-  EXPECT_FALSE(last);
-  ASSERT_TRUE(s.ReadSnapshotChunk(2, 4, 4, &data, &last).ok());
-  EXPECT_EQ(data, "efgh");
-  EXPECT_FALSE(last);
-  ASSERT_TRUE(s.ReadSnapshotChunk(2, 8, 4, &data, &last).ok());
-  EXPECT_EQ(data, "ij");
-  EXPECT_TRUE(last);
-  ASSERT_TRUE(s.ReadSnapshotChunk(2, 6, 4, &data, &last).ok());
-  EXPECT_EQ(data, "ghij");
-  EXPECT_TRUE(last) << "a chunk ending exactly at the end is the last";
-  ASSERT_TRUE(s.ReadSnapshotChunk(2, 10, 4, &data, &last).ok());
-  EXPECT_EQ(data, "");
-  EXPECT_TRUE(last);
-
-  EXPECT_EQ(s.ReadSnapshotChunk(2, 11, 4, &data, &last).code(), Code::kInvalidArgument);
-  // A sender still streaming an older snapshot learns it was replaced.
-  EXPECT_EQ(s.ReadSnapshotChunk(1, 0, 4, &data, &last).code(), Code::kAborted);
-}
-
-TEST(MemoryStorage, ReadSnapshotChunkOfEmptySnapshotIsOneLastChunk) {
-  MemoryStorage s = WithTerms({1});
-  ASSERT_TRUE(s.CreateSnapshot(Meta(1, 1), "").ok());
-  std::string data = "stale";
-  bool last = false;
-  ASSERT_TRUE(s.ReadSnapshotChunk(1, 0, 4, &data, &last).ok());
-  EXPECT_EQ(data, "");
-  EXPECT_TRUE(last);
 }
 
 TEST(MemoryStorage, BootstrapSetsTheVoters) {

@@ -58,7 +58,7 @@ TEST(RaftLog, EmptyLog) {
 TEST(RaftLog, StartsFromWhatStorageHolds) {
   MemoryStorage s;
   ASSERT_TRUE(s.Save(nullptr, Ents(1, {1, 1, 2, 2, 3})).ok());
-  ASSERT_TRUE(s.CreateSnapshot(Meta(2, 1), "snap").ok());
+  ASSERT_TRUE(s.CreateSnapshot(Meta(2, 1)).ok());
   HardState hs{3, 1, 4};
   ASSERT_TRUE(s.Save(&hs, {}).ok());
   RaftLog log(&s);
@@ -248,7 +248,7 @@ TEST(RaftLog, SliceAcrossTheStorageBoundary) {
 TEST(RaftLog, SliceBelowTheSnapshotIsCompacted) {
   MemoryStorage s;
   ASSERT_TRUE(s.Save(nullptr, Ents(1, {1, 1, 1, 1})).ok());
-  ASSERT_TRUE(s.CreateSnapshot(Meta(2, 1), "snap").ok());
+  ASSERT_TRUE(s.CreateSnapshot(Meta(2, 1)).ok());
   RaftLog log(&s);
   std::vector<Entry> out;
   EXPECT_EQ(log.Slice(2, 4, UINT64_MAX, &out).code(), Code::kCompacted);
@@ -288,7 +288,7 @@ TEST(RaftLog, RestoreFromSnapshot) {
   EXPECT_TRUE(log.MatchTerm(10, 3));
 
   log.MarkSnapshotHanded();
-  ASSERT_TRUE(s.InstallSnapshot(meta, "state@10").ok());
+  ASSERT_TRUE(s.InstallSnapshot(meta).ok());
   log.SnapshotInstalled(meta);
   EXPECT_FALSE(log.pendingSnapshot().has_value());
   EXPECT_EQ(log.FirstIndex(), 11u);
@@ -327,7 +327,7 @@ TEST(RaftLog, FirstIndexOfTermAt) {
 TEST(RaftLog, FirstIndexOfTermAtStopsAtTheFirstIndex) {
   MemoryStorage s;
   ASSERT_TRUE(s.Save(nullptr, Ents(1, {1, 2, 2, 2, 2, 3})).ok());
-  ASSERT_TRUE(s.CreateSnapshot(Meta(3, 2), "snap").ok());
+  ASSERT_TRUE(s.CreateSnapshot(Meta(3, 2)).ok());
   RaftLog log(&s);
   ASSERT_EQ(log.FirstIndex(), 4u);
   // Entries 2 and 3 are of term 2 as well, but only 4 on can be sent.
@@ -350,7 +350,7 @@ TEST(RaftLog, LastIndexOfTerm) {
 TEST(RaftLog, LastIndexOfTermAcrossStorageAndCompaction) {
   MemoryStorage s;
   ASSERT_TRUE(s.Save(nullptr, Ents(1, {1, 1, 2, 2})).ok());
-  ASSERT_TRUE(s.CreateSnapshot(Meta(2, 1), "snap").ok());
+  ASSERT_TRUE(s.CreateSnapshot(Meta(2, 1)).ok());
   RaftLog log(&s);
   log.Append(Ents(5, {3, 3}));
   EXPECT_EQ(log.LastIndexOfTerm(2), 4u) << "in storage";

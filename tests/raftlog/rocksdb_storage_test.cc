@@ -57,15 +57,6 @@ std::unique_ptr<RocksDbStorage> MustOpen(const RocksDbStorage::Options& o) {
   return s;
 }
 
-// All of the current snapshot's bytes, through the interface the core uses.
-std::string SnapshotBytes(const Storage& s) {
-  std::string data;
-  bool last = false;
-  Status st = s.ReadSnapshotChunk(s.Snapshot().lastIncludedIndex, 0, UINT64_MAX, &data, &last);
-  EXPECT_TRUE(st.ok() && last) << st.ToString();
-  return data;
-}
-
 // ------------------------------------------------------------ harnesses
 
 // What every typed test runs against. Reopen() marks the points where a
@@ -155,7 +146,6 @@ TYPED_TEST(StorageContract, NewStoreHasOnlyTheZeroSentinelAndTheVoters) {
   EXPECT_EQ(s.InitialHardState(), HardState{});
   EXPECT_EQ(s.Snapshot().voters, (std::vector<NodeId>{1, 2, 3}));
   EXPECT_EQ(s.Snapshot().lastIncludedIndex, 0u);
-  EXPECT_EQ(SnapshotBytes(s), "");
 }
 
 TYPED_TEST(StorageContract, SaveAppendsAndSetsHardState) {
@@ -218,7 +208,7 @@ TYPED_TEST(StorageContract, SaveRejectsHolesAndEntriesUnderTheSnapshot) {
   EXPECT_EQ(this->s().Save(nullptr, {E(5, 1)}).code(), Code::kInvalidArgument);
   EXPECT_EQ(this->s().LastIndex(), 3u);
 
-  ASSERT_TRUE(this->s().CreateSnapshot(Meta(2, 1), "snap").ok());
+  ASSERT_TRUE(this->s().CreateSnapshot(Meta(2, 1)).ok());
   EXPECT_EQ(this->s().Save(nullptr, {E(2, 1)}).code(), Code::kInvalidArgument);
   this->Reopen();
   EXPECT_EQ(this->s().LastIndex(), 3u);
@@ -258,7 +248,7 @@ TYPED_TEST(StorageContract, EntriesReturnsRangeWithinByteLimit) {
 
 TYPED_TEST(StorageContract, EntriesAndTermFailOnCompactedOrMissingIndexes) {
   this->SaveTerms({1, 1, 2, 2, 3});
-  ASSERT_TRUE(this->s().CreateSnapshot(Meta(3, 2), "snap").ok());
+  ASSERT_TRUE(this->s().CreateSnapshot(Meta(3, 2)).ok());
   this->Reopen();
   std::vector<Entry> out;
   EXPECT_EQ(this->s().Entries(3, 5, UINT64_MAX, &out).code(), Code::kCompacted);
@@ -276,24 +266,22 @@ TYPED_TEST(StorageContract, EntriesAndTermFailOnCompactedOrMissingIndexes) {
 // snapshot covers are discarded, later ones stay.
 TYPED_TEST(StorageContract, CreateSnapshotCompactsThePrefix) {
   this->SaveTerms({1, 1, 2, 2, 3, 3});
-  ASSERT_TRUE(this->s().CreateSnapshot(Meta(4, 2), "state@4").ok());
+  ASSERT_TRUE(this->s().CreateSnapshot(Meta(4, 2)).ok());
   this->Reopen();
   EXPECT_EQ(this->s().Snapshot(), Meta(4, 2));
-  EXPECT_EQ(SnapshotBytes(this->s()), "state@4");
   EXPECT_EQ(this->s().FirstIndex(), 5u);
   EXPECT_EQ(this->s().LastIndex(), 6u);
   EXPECT_EQ(this->All(), (std::vector<Entry>{E(5, 3, "e5"), E(6, 3, "e6")}));
 
   // An older (or the same) snapshot changes nothing.
-  ASSERT_TRUE(this->s().CreateSnapshot(Meta(2, 1), "state@2").ok());
-  ASSERT_TRUE(this->s().CreateSnapshot(Meta(4, 2), "state@4 again").ok());
+  ASSERT_TRUE(this->s().CreateSnapshot(Meta(2, 1)).ok());
+  ASSERT_TRUE(this->s().CreateSnapshot(Meta(4, 2)).ok());
   this->Reopen();
   EXPECT_EQ(this->s().Snapshot(), Meta(4, 2));
-  EXPECT_EQ(SnapshotBytes(this->s()), "state@4");
   EXPECT_EQ(this->s().FirstIndex(), 5u);
 
   // A snapshot of the whole log leaves it empty but keeps its position.
-  ASSERT_TRUE(this->s().CreateSnapshot(Meta(6, 3), "state@6").ok());
+  ASSERT_TRUE(this->s().CreateSnapshot(Meta(6, 3)).ok());
   this->Reopen();
   EXPECT_EQ(this->s().FirstIndex(), 7u);
   EXPECT_EQ(this->s().LastIndex(), 6u);
@@ -302,7 +290,7 @@ TYPED_TEST(StorageContract, CreateSnapshotCompactsThePrefix) {
   EXPECT_EQ(this->s().LastIndex(), 7u);
 
   // The application cannot have applied entries the log does not hold.
-  EXPECT_EQ(this->s().CreateSnapshot(Meta(9, 4), "future").code(), Code::kInvalidArgument);
+  EXPECT_EQ(this->s().CreateSnapshot(Meta(9, 4)).code(), Code::kInvalidArgument);
   this->Reopen();
   EXPECT_EQ(this->s().Snapshot(), Meta(6, 3));
 }
@@ -313,10 +301,9 @@ TYPED_TEST(StorageContract, InstallSnapshotReplacesTheLog) {
   this->SaveTerms({1, 1, 2, 2, 2});
   HardState hs{2, 1, 2};
   ASSERT_TRUE(this->s().Save(&hs, {}).ok());
-  ASSERT_TRUE(this->s().InstallSnapshot(Meta(4, 3), "leader's state").ok());
+  ASSERT_TRUE(this->s().InstallSnapshot(Meta(4, 3)).ok());
   this->Reopen();
   EXPECT_EQ(this->s().Snapshot(), Meta(4, 3));
-  EXPECT_EQ(SnapshotBytes(this->s()), "leader's state");
   EXPECT_EQ(this->s().FirstIndex(), 5u);
   EXPECT_EQ(this->s().LastIndex(), 4u) << "entries past the snapshot must go too";
   EXPECT_EQ(this->TermAt(4), 3u);
@@ -328,35 +315,11 @@ TYPED_TEST(StorageContract, InstallSnapshotReplacesTheLog) {
   EXPECT_EQ(this->All(), (std::vector<Entry>{E(5, 3, "after")}));
 
   // A snapshot past the end of the log, as a far-behind follower gets it.
-  ASSERT_TRUE(this->s().InstallSnapshot(Meta(50, 5), "later").ok());
+  ASSERT_TRUE(this->s().InstallSnapshot(Meta(50, 5)).ok());
   this->Reopen();
   EXPECT_EQ(this->s().FirstIndex(), 51u);
   EXPECT_EQ(this->s().LastIndex(), 50u);
   EXPECT_EQ(this->s().InitialHardState().commitIndex, 50u);
-}
-
-TYPED_TEST(StorageContract, ReadSnapshotChunkWalksTheData) {
-  this->SaveTerms({1, 1});
-  ASSERT_TRUE(this->s().CreateSnapshot(Meta(2, 1), "abcdefghij").ok());
-  this->Reopen();
-  Storage& s = this->s();
-  std::string data;
-  bool last = true;
-  ASSERT_TRUE(s.ReadSnapshotChunk(2, 0, 4, &data, &last).ok());
-  EXPECT_EQ(data, "abcd");
-  EXPECT_FALSE(last);
-  ASSERT_TRUE(s.ReadSnapshotChunk(2, 4, 4, &data, &last).ok());
-  EXPECT_EQ(data, "efgh");
-  EXPECT_FALSE(last);
-  ASSERT_TRUE(s.ReadSnapshotChunk(2, 8, 4, &data, &last).ok());
-  EXPECT_EQ(data, "ij");
-  EXPECT_TRUE(last);
-  ASSERT_TRUE(s.ReadSnapshotChunk(2, 10, 4, &data, &last).ok());
-  EXPECT_EQ(data, "");
-  EXPECT_TRUE(last);
-  EXPECT_EQ(s.ReadSnapshotChunk(2, 11, 4, &data, &last).code(), Code::kInvalidArgument);
-  // A sender still streaming an older snapshot learns it was replaced.
-  EXPECT_EQ(s.ReadSnapshotChunk(1, 0, 4, &data, &last).code(), Code::kAborted);
 }
 
 // ------------------------------------------------------------ differential
@@ -377,7 +340,6 @@ void ExpectSameAnswers(const Storage& want, const Storage& got, std::mt19937_64&
   ASSERT_EQ(got.LastIndex(), want.LastIndex());
   ASSERT_EQ(got.Snapshot(), want.Snapshot());
   ASSERT_EQ(got.InitialHardState(), want.InitialHardState());
-  ASSERT_EQ(SnapshotBytes(got), SnapshotBytes(want));
   const uint64_t first = want.FirstIndex();
   const uint64_t last = want.LastIndex();
   for (uint64_t i = first >= 3 ? first - 3 : 0; i <= last + 2; ++i) {
@@ -444,13 +406,13 @@ TEST_P(DifferentialTest, AgreesWithMemoryStorageOnRandomOperations) {
       const uint64_t index = (first >= 2 ? first - 2 : 0) + rng() % (last - first + 4);
       uint64_t t = 0;
       SnapshotMeta meta = Meta(index, want.Term(index, &t).ok() ? t : term);
-      ws = want.CreateSnapshot(meta, "snap@" + std::to_string(index));
-      gs = got->CreateSnapshot(meta, "snap@" + std::to_string(index));
+      ws = want.CreateSnapshot(meta);
+      gs = got->CreateSnapshot(meta);
     } else if (op < 92) {  // a leader's snapshot
       ++term;
       const uint64_t index = last + rng() % 4;
-      ws = want.InstallSnapshot(Meta(index, term), "installed@" + std::to_string(index));
-      gs = got->InstallSnapshot(Meta(index, term), "installed@" + std::to_string(index));
+      ws = want.InstallSnapshot(Meta(index, term));
+      gs = got->InstallSnapshot(Meta(index, term));
     } else {  // hard state alone
       HardState hs{term + 1, 2, last};
       ws = want.Save(&hs, {});
@@ -629,7 +591,7 @@ TEST(RocksDbStorage, ReadersSeeWholeBatchesWhileAWriterWrites) {
       } else if (op == 1 && last >= first + 10) {
         uint64_t t = 0;
         ASSERT_TRUE(s->Term(last - 10, &t).ok());
-        ASSERT_TRUE(s->CreateSnapshot(Meta(last - 10, t), "s").ok());
+        ASSERT_TRUE(s->CreateSnapshot(Meta(last - 10, t)).ok());
         continue;
       }
       std::vector<Entry> entries;
@@ -790,11 +752,6 @@ TEST(LogCodec, MetaRecordsRoundTripAndCatchDamage) {
   ASSERT_TRUE(DecodeIdentity(EncodeIdentity(id), &id2).ok());
   EXPECT_EQ(id2.clusterId, "c1");
   EXPECT_EQ(id2.nodeId, 3u);
-  std::string data;
-  std::string encoded;
-  EncodeSnapshotData("state", &encoded);
-  ASSERT_TRUE(DecodeSnapshotData(encoded, &data).ok());
-  EXPECT_EQ(data, "state");
 
   std::string bad = EncodeHardState(hs);
   bad[3] ^= 1;
@@ -802,8 +759,6 @@ TEST(LogCodec, MetaRecordsRoundTripAndCatchDamage) {
   bad = EncodeSnapshotMeta(m);
   bad[20] ^= 1;
   EXPECT_EQ(DecodeSnapshotMeta(bad, &m2).code(), Code::kCorruption);
-  encoded[0] ^= 1;
-  EXPECT_EQ(DecodeSnapshotData(encoded, &data).code(), Code::kCorruption);
 }
 
 }  // namespace

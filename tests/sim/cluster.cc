@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "raftlog/rocksdb_storage.h"
+#include "tests/sim/hash_app.h"
 
 namespace kvraft::sim {
 
@@ -44,8 +45,7 @@ struct Cluster::Node {
   // Ready was handed out: by the time the write completes the core may
   // already have replaced that entry (a new leader's AppendEntries).
   uint64_t inFlightPrevTerm = 0;
-  SimStateMachine sm;                            // volatile, rebuilt from the snapshot
-  std::string staged;                            // snapshot chunks received so far
+  std::unique_ptr<SimApp> app;                   // its durable part survives crashes
   std::map<uint64_t, std::string> applied;       // the tester's record; survives crashes
   struct Read {
     std::function<void(uint64_t)> onRead;
@@ -63,7 +63,7 @@ Cluster::Cluster(const SimOptions& options) : options_(options), rng_(options.se
   CHECK_GE(options_.nodes, 1);
   connected_.assign(options_.nodes + 1, true);
   group_.assign(options_.nodes + 1, 0);
-  if (options_.store == SimOptions::Store::kRocksDb) {
+  if (options_.store == SimOptions::Store::kRocksDb || options_.app) {
     storeDir_ = options_.storeDir;
     if (storeDir_.empty()) {
       // tmpfs when there is one: the stores still sync every Save, but a
@@ -80,6 +80,15 @@ Cluster::Cluster(const SimOptions& options) : options_(options), rng_(options.se
   for (int i = 1; i <= options_.nodes; ++i) {
     auto n = std::make_unique<Node>();
     n->id = i;
+    if (options_.app) {
+      const std::string dir = storeDir_ + "/n" + std::to_string(i) + "/app";
+      std::error_code ec;
+      std::filesystem::create_directories(dir, ec);
+      CHECK(!ec) << "cannot create " << dir << ": " << ec.message();
+      n->app = options_.app(i, dir);
+    } else {
+      n->app = std::make_unique<HashApp>(options_.snapshotEvery, options_.snapshotPadding);
+    }
     nodes_.push_back(std::move(n));
     OpenStorage(i);
   }
@@ -119,19 +128,6 @@ void Cluster::OpenStorage(int i) {
   const kvraft::Status s = raft::RocksDbStorage::Open(o, &store);
   CHECK(s.ok()) << "node " << i << ": " << s.ToString();
   n.storage = std::move(store);
-}
-
-std::string Cluster::ReadSnapshotData(const raft::Storage& storage) {
-  const uint64_t index = storage.Snapshot().lastIncludedIndex;
-  std::string all;
-  bool last = false;
-  while (!last) {
-    std::string chunk;
-    const kvraft::Status s = storage.ReadSnapshotChunk(index, all.size(), 1 << 20, &chunk, &last);
-    CHECK(s.ok()) << "snapshot unreadable: " << s.ToString();
-    all += chunk;
-  }
-  return all;
 }
 
 Cluster::Node& Cluster::node(int i) {
@@ -232,11 +228,9 @@ void Cluster::StartNode(int i) {
   cfg.maxInflightMsgs = options_.maxInflightMsgs;
   cfg.snapshotChunkBytes = options_.snapshotChunkBytes;
   cfg.randomSeed = rng_();
-  n.core = std::make_unique<raft::Raft>(cfg, n.storage.get());
-  n.sm = SimStateMachine();
-  if (n.storage->Snapshot().lastIncludedIndex > 0) {
-    CHECK(n.sm.Decode(ReadSnapshotData(*n.storage))) << "node " << i << ": durable snapshot unreadable";
-  }
+  const kvraft::Status started = n.app->Start(n.storage.get());
+  if (!started.ok()) return Fail("node " + std::to_string(i) + " cannot start: " + started.ToString());
+  n.core = std::make_unique<raft::Raft>(cfg, n.storage.get(), &n.app->snapshots());
   n.up = true;
   ++n.incarnation;
   n.seenTerm = n.core->currentTerm();
@@ -312,25 +306,16 @@ void Cluster::Persisted(int i, uint64_t incarnation) {
 void Cluster::ApplyReady(int i, Ready& rd, uint64_t prevTerm) {
   Node& n = node(i);
   // 1. Durable writes, in the order a real store makes them.
-  for (const raft::SnapshotChunk& c : rd.snapshotChunks) {
-    if (c.offset == 0) n.staged.clear();
-    CHECK_EQ(c.offset, n.staged.size()) << "node " << i << ": snapshot chunk out of order";
-    n.staged += c.data;
+  std::optional<RestoredSnapshot> restored;
+  const kvraft::Status installed = n.app->InstallFromReady(rd, &restored);
+  if (!installed.ok()) {
+    return Fail("node " + std::to_string(i) + " failed to install a snapshot: " + installed.ToString());
   }
-  if (rd.snapshot) {
-    SimStateMachine restored;
-    if (!restored.Decode(n.staged) || restored.appliedIndex != rd.snapshot->lastIncludedIndex) {
-      return Fail("node " + std::to_string(i) + " received a damaged snapshot at " +
-                  std::to_string(rd.snapshot->lastIncludedIndex));
-    }
-    const std::string v = invariants_.OnRestore(i, restored.appliedIndex, restored.appliedTerm, restored.hash);
+  if (restored) {
+    const std::string v = invariants_.OnRestore(i, restored->index, restored->term, restored->stateHash);
     if (!v.empty()) return Fail(v);
-    const kvraft::Status s = n.storage->InstallSnapshot(*rd.snapshot, n.staged);
-    CHECK(s.ok()) << s.ToString();
-    n.sm = restored;
-    n.staged.clear();
-    HashTrace(3, i, restored.appliedIndex);
-    Trace("n" + std::to_string(i) + " installed snapshot at " + std::to_string(restored.appliedIndex));
+    HashTrace(3, i, restored->index);
+    Trace("n" + std::to_string(i) + " installed snapshot at " + std::to_string(restored->index));
   }
   if (!rd.entries.empty()) {
     const std::string v = invariants_.OnEntriesWritten(i, rd.entries, prevTerm);
@@ -342,17 +327,28 @@ void Cluster::ApplyReady(int i, Ready& rd, uint64_t prevTerm) {
   for (const Message& m : rd.messages) SendMessage(m);
   if (failed()) return;
   // 3. Apply.
-  for (const raft::Entry& e : rd.committedEntries) {
-    if (e.index <= n.sm.appliedIndex) continue;  // covered by a restored snapshot
-    if (e.index != n.sm.appliedIndex + 1) {
-      return Fail("node " + std::to_string(i) + " skipped from applied " +
-                  std::to_string(n.sm.appliedIndex) + " to " + std::to_string(e.index));
+  std::vector<raft::Entry> toApply;
+  uint64_t next = n.app->appliedIndex() + 1;
+  for (raft::Entry& e : rd.committedEntries) {
+    if (e.index < next) continue;  // covered by a restored snapshot or the application's own state
+    if (e.index != next) {
+      return Fail("node " + std::to_string(i) + " skipped from applied " + std::to_string(next - 1) +
+                  " to " + std::to_string(e.index));
     }
-    n.sm.Apply(e);
-    const std::string v = invariants_.OnApply(i, e, n.sm.hash);
+    toApply.push_back(std::move(e));
+    ++next;
+  }
+  std::vector<AppliedEntry> results;
+  const kvraft::Status applied = n.app->Apply(toApply, &results);
+  if (!applied.ok()) return Fail("node " + std::to_string(i) + " cannot apply: " + applied.ToString());
+  CHECK_EQ(results.size(), toApply.size());
+  for (size_t k = 0; k < toApply.size(); ++k) {
+    const raft::Entry& e = toApply[k];
+    const std::string v = invariants_.OnApply(i, e, results[k].stateHash);
     if (!v.empty()) return Fail(v);
     HashTrace(4, i, e.index, e.term);
-    if (applyHook_) applyHook_(i, e);
+    if (applyHook_) applyHook_(i, e, results[k].reply);
+    if (failed()) return;
     if (e.type == raft::EntryType::kNormal) {
       auto [it, inserted] = n.applied.emplace(e.index, e.data);
       if (!inserted && it->second != e.data) {
@@ -375,7 +371,7 @@ void Cluster::ApplyReady(int i, Ready& rd, uint64_t prevTerm) {
     if (cb) cb();
   }
   for (auto it = n.reads.begin(); it != n.reads.end();) {
-    if (it->second.confirmed && it->second.index <= n.sm.appliedIndex) {
+    if (it->second.confirmed && it->second.index <= n.app->appliedIndex()) {
       auto cb = std::move(it->second.onRead);
       const uint64_t index = it->second.index;
       it = n.reads.erase(it);
@@ -388,17 +384,12 @@ void Cluster::ApplyReady(int i, Ready& rd, uint64_t prevTerm) {
 
 void Cluster::TakeSnapshotIfDue(int i) {
   Node& n = node(i);
-  if (options_.snapshotEvery == 0) return;
-  const uint64_t last = n.storage->Snapshot().lastIncludedIndex;
-  if (n.sm.appliedIndex < last + options_.snapshotEvery) return;
-  raft::SnapshotMeta meta;
-  meta.lastIncludedIndex = n.sm.appliedIndex;
-  meta.lastIncludedTerm = n.sm.appliedTerm;
-  meta.voters = n.core->voters();
-  kvraft::Status s = n.storage->CreateSnapshot(meta, n.sm.Encode(options_.snapshotPadding));
-  CHECK(s.ok()) << "node " << i << ": " << s.ToString();
-  HashTrace(5, i, meta.lastIncludedIndex);
-  Trace("n" + std::to_string(i) + " snapshot at " + std::to_string(meta.lastIncludedIndex));
+  uint64_t index = 0;
+  const kvraft::Status s = n.app->MaybeSnapshot(n.core->voters(), &index);
+  if (!s.ok()) return Fail("node " + std::to_string(i) + " cannot take a snapshot: " + s.ToString());
+  if (index == 0) return;
+  HashTrace(5, i, index);
+  Trace("n" + std::to_string(i) + " snapshot at " + std::to_string(index));
 }
 
 void Cluster::Observe(int i) {
@@ -598,8 +589,8 @@ void Cluster::Crash(int i) {
   n.up = false;
   n.core.reset();
   n.inFlight.reset();  // the write in progress is lost
+  n.app->Crash();
   if (options_.store == SimOptions::Store::kRocksDb) OpenStorage(i);  // close and reopen from disk
-  n.staged.clear();
   ++n.incarnation;
   std::map<uint64_t, Node::Read> reads;
   reads.swap(n.reads);
@@ -656,12 +647,13 @@ uint64_t Cluster::commitIndex(int i) const {
   const Node& n = node(i);
   return n.up ? n.core->commitIndex() : 0;
 }
-uint64_t Cluster::appliedIndex(int i) const { return node(i).sm.appliedIndex; }
+uint64_t Cluster::appliedIndex(int i) const { return node(i).app->appliedIndex(); }
 uint64_t Cluster::lastLogIndex(int i) const {
   const Node& n = node(i);
   return n.up ? n.core->log().LastIndex() : n.storage->LastIndex();
 }
-uint64_t Cluster::stateHash(int i) const { return node(i).sm.hash; }
+uint64_t Cluster::stateHash(int i) const { return node(i).app->stateHash(); }
+SimApp& Cluster::app(int i) { return *node(i).app; }
 uint64_t Cluster::snapshotIndex(int i) const { return node(i).storage->Snapshot().lastIncludedIndex; }
 const raft::Raft* Cluster::core(int i) const { return node(i).core.get(); }
 const raft::Storage& Cluster::storage(int i) const { return *node(i).storage; }

@@ -1,7 +1,8 @@
 #pragma once
-// A whole Raft cluster in one thread: cores from raftlog/, in-memory
-// storage, a deterministic state machine, a simulated clock, disk and
-// network, all decided by one seed. Tests drive it by hand (the 6.824
+// A whole Raft cluster in one thread: cores from raftlog/, log stores (in
+// memory or RocksDB), an application per node (a running hash, or the real
+// kv state machine), a simulated clock, disk and network, all decided by
+// one seed. Tests drive it by hand (the 6.824
 // "config" style); raftsim drives it with a random fault schedule.
 //
 // Time is simulated microseconds. Nothing here reads a real clock, spawns a
@@ -20,6 +21,7 @@
 #include "raftlog/memory_storage.h"
 #include "raftlog/raft.h"
 #include "tests/sim/invariants.h"
+#include "tests/sim/sim_app.h"
 #include "tests/sim/sim_state_machine.h"
 
 namespace kvraft::sim {
@@ -57,16 +59,21 @@ struct SimOptions {
   // tenth of it.
   uint64_t maxEvents = 5'000'000;
 
-  // A node snapshots its state machine and compacts its log once it has
-  // applied this many entries past its last snapshot (0: never).
+  // Each node's application, made once per node: it keeps what it writes
+  // in `dir` (created by the cluster, removed with it). Null: a HashApp
+  // with the two settings below.
+  std::function<std::unique_ptr<SimApp>(int node, const std::string& dir)> app;
+  // HashApp: a node snapshots its state machine and compacts its log once
+  // it has applied this many entries past its last snapshot (0: never).
   uint64_t snapshotEvery = 0;
-  // Bytes of filler in each snapshot, so that chunking is exercised.
+  // HashApp: bytes of filler in each snapshot, so that chunking is exercised.
   size_t snapshotPadding = 0;
 
   // Where each node keeps its log: in memory, or in a RocksDbStorage under
-  // storeDir/n<id>/raft (storeDir empty: a temporary directory that the
-  // cluster removes when it is destroyed). Either way a crash loses only
-  // the Ready still being written.
+  // storeDir/n<id>/raft. Applications keep their files in storeDir/n<id>/app.
+  // storeDir empty: a temporary directory that the cluster removes when it
+  // is destroyed. Either way a crash loses only the Ready still being
+  // written.
   enum class Store { kMemory, kRocksDb };
   Store store = Store::kMemory;
   std::string storeDir;
@@ -158,12 +165,12 @@ class Cluster {
   // Only commands are recorded, so waiting on a leader's no-op fails.
   std::optional<std::string> Wait(uint64_t index, int n, uint64_t startTerm);
 
-  uint64_t stateHash(int node) const;           // the state machine's running hash
-  // Called after every entry a node applies (raftsim's clients use it to
-  // learn that their command committed).
-  void SetApplyHook(std::function<void(int node, const raft::Entry&)> hook) {
-    applyHook_ = std::move(hook);
-  }
+  uint64_t stateHash(int node) const;           // SimApp::stateHash
+  SimApp& app(int node);
+  // Called after every entry a node applies, with the application's reply
+  // (clients use it to learn that their command committed, and its answer).
+  using ApplyHook = std::function<void(int node, const raft::Entry&, const std::string& reply)>;
+  void SetApplyHook(ApplyHook hook) { applyHook_ = std::move(hook); }
 
   // --- accounting ---
   uint64_t messageCount() const { return messagesSent_; }
@@ -191,7 +198,6 @@ class Cluster {
   Node& node(int i);
   const Node& node(int i) const;
   void OpenStorage(int i);
-  static std::string ReadSnapshotData(const raft::Storage& storage);
   void StartNode(int i);
   void Pump(int i);
   void Persisted(int i, uint64_t incarnation);
@@ -229,7 +235,7 @@ class Cluster {
   uint64_t bytesSent_ = 0;
   uint64_t events_ = 0;
   uint64_t nextReadId_ = 1;
-  std::function<void(int, const raft::Entry&)> applyHook_;
+  ApplyHook applyHook_;
 };
 
 }  // namespace kvraft::sim

@@ -27,6 +27,18 @@ DEFINE_bool(faults, true, "Inject crashes, partitions, drops, duplicates and del
 DEFINE_string(store, "memory",
               "Where nodes keep their logs: memory, or rocksdb (a RocksDB store per node "
               "in a temporary directory, on /dev/shm when present)");
+DEFINE_string(app, "hash",
+              "Each node's application: hash (a running hash of the applied commands, "
+              "cheapest), or kv (the real kv state machine on RocksDB, with clients doing "
+              "Get/Put/Append/Delete/CompareAndSwap whose history is checked for "
+              "linearizability, and replica digests compared)");
+DEFINE_int64(snapshot_entries, -1,
+             "With --app=kv: take a snapshot and compact the log once this many entries were "
+             "applied past the last snapshot (0: never on this count; -1: each seed chooses)");
+DEFINE_int64(snapshot_bytes, -1,
+             "With --app=kv: take a snapshot and compact the log once this many command bytes "
+             "were applied past the last snapshot (0: never on this count; -1: each seed "
+             "chooses)");
 DEFINE_uint64(raft_tail_cache_bytes, 16 << 20,
               "With --store=rocksdb: bytes of recent log entries each store keeps in memory "
               "(default 16 MiB); older entries are read from RocksDB");
@@ -55,6 +67,9 @@ std::string ReplayCommand(const char* argv0, uint64_t seed) {
   if (FLAGS_sim_seconds != 30) cmd += " --sim_seconds=" + std::to_string(FLAGS_sim_seconds);
   if (!FLAGS_faults) cmd += " --faults=false";
   if (FLAGS_store != "memory") cmd += " --store=" + FLAGS_store;
+  if (FLAGS_app != "hash") cmd += " --app=" + FLAGS_app;
+  if (FLAGS_snapshot_entries >= 0) cmd += " --snapshot_entries=" + std::to_string(FLAGS_snapshot_entries);
+  if (FLAGS_snapshot_bytes >= 0) cmd += " --snapshot_bytes=" + std::to_string(FLAGS_snapshot_bytes);
   if (!gflags::GetCommandLineFlagInfoOrDie("raft_tail_cache_bytes").is_default) {
     cmd += " --raft_tail_cache_bytes=" + std::to_string(FLAGS_raft_tail_cache_bytes);
   }
@@ -69,6 +84,9 @@ ScenarioOptions Options() {
   o.faults = FLAGS_faults;
   o.trace = FLAGS_trace;
   o.rocksdb = FLAGS_store == "rocksdb";
+  o.kv = FLAGS_app == "kv";
+  if (FLAGS_snapshot_entries >= 0) o.snapshotEntries = static_cast<uint64_t>(FLAGS_snapshot_entries);
+  if (FLAGS_snapshot_bytes >= 0) o.snapshotBytes = static_cast<uint64_t>(FLAGS_snapshot_bytes);
   o.tailCacheBytes = FLAGS_raft_tail_cache_bytes;
   return o;
 }
@@ -136,6 +154,10 @@ int main(int argc, char** argv) {
                  "raftsim: --mutant needs the mutant build; run raftsim_mutants instead\n");
     return 2;
 #endif
+  }
+  if (FLAGS_app != "hash" && FLAGS_app != "kv") {
+    std::fprintf(stderr, "raftsim: --app must be hash or kv, not %s\n", FLAGS_app.c_str());
+    return 2;
   }
   if (FLAGS_store != "memory" && FLAGS_store != "rocksdb") {
     std::fprintf(stderr, "raftsim: --store must be memory or rocksdb, not %s\n", FLAGS_store.c_str());

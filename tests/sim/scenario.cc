@@ -5,7 +5,10 @@
 #include <sstream>
 #include <vector>
 
+#include "statemachine/command.h"
 #include "tests/sim/cluster.h"
+#include "tests/sim/kv_app.h"
+#include "tests/sim/kv_workload.h"
 
 namespace kvraft::sim {
 
@@ -24,11 +27,12 @@ T Choose(std::mt19937_64& rng, std::initializer_list<T> options) {
 class Driver {
  public:
   Driver(Cluster& c, const ScenarioOptions& o, ScenarioResult& r) : c_(c), o_(o), r_(r) {
-    c_.SetApplyHook([this](int node, const raft::Entry& e) { OnApply(node, e); });
+    c_.SetApplyHook([this](int node, const raft::Entry& e, const std::string&) { OnApply(node, e); });
   }
 
-  void Start() {
-    for (int k = 0; k < kClients; ++k) {
+  // clients=false: faults only (a KvWorkload brings its own clients).
+  void Start(bool clients) {
+    for (int k = 0; clients && k < kClients; ++k) {
       c_.Schedule(Between(1'000, 20'000), [this, k] { ClientStep(k); });
     }
     if (o_.faults) c_.Schedule(Between(100'000, 1'500'000), [this] { FaultStep(); });
@@ -146,7 +150,7 @@ class Driver {
 
 // After healing: a leader must emerge and a new command must reach every
 // node; then every node must hold the same state.
-void CheckLiveness(Cluster& c) {
+void CheckLiveness(Cluster& c, bool kv) {
   const uint64_t deadline = c.now() + kLivenessUs;
   int round = 0;
   while (!c.failed() && c.now() < deadline) {
@@ -160,7 +164,13 @@ void CheckLiveness(Cluster& c) {
         },
         deadline - c.now());
     if (leader == 0) break;
-    const std::string probe = "liveness-" + std::to_string(round++);
+    std::string probe = "liveness-" + std::to_string(round++);
+    if (kv) {
+      statemachine::Command noop;  // the kv state machine takes only commands
+      noop.op = statemachine::Operation::kNoOp;
+      noop.leaderTimeMs = static_cast<uint64_t>(round);
+      probe = statemachine::EncodeCommand(noop);
+    }
     StartResult s = c.Start(leader, probe);
     if (!s.isLeader) continue;
     const bool everywhere = c.RunUntil(
@@ -221,27 +231,58 @@ ScenarioResult RunScenario(uint64_t seed, const ScenarioOptions& so) {
   o.snapshotEvery = Choose<uint64_t>(pick, {0, 25, 100});
   o.snapshotPadding = Choose<size_t>(pick, {0, 3'000});
   o.snapshotChunkBytes = Choose<uint64_t>(pick, {256, 4'096});
+  KvApp::Options kvApp;
+  kvApp.snapshotEntries = Choose<uint64_t>(pick, {0, 25, 100});
+  kvApp.snapshotBytes = Choose<uint64_t>(pick, {0, 2'000});
+  if (so.snapshotEntries) kvApp.snapshotEntries = *so.snapshotEntries;
+  if (so.snapshotBytes) kvApp.snapshotBytes = *so.snapshotBytes;
+  DigestBook book;
+  if (so.kv) {
+    o.app = [&kvApp, &book](int node, const std::string& dir) {
+      return std::make_unique<KvApp>(node, dir, kvApp, &book);
+    };
+  }
   {
     std::ostringstream os;
     os << "nodes=" << o.nodes << (so.rocksdb ? " store=rocksdb" : "") << " drop=" << o.dropRate << " dup=" << o.dupRate
        << (o.reorder ? " reorder" : "") << " delay<=" << o.maxDelayUs << "us disk<=" << o.maxDiskUs << "us msg<=" << o.maxSizePerMsg
        << "B inflight=" << o.maxInflightMsgs << " snapshot_every=" << o.snapshotEvery
        << " chunk=" << o.snapshotChunkBytes << "B";
+    if (so.kv) {
+      os << " app=kv snapshot_entries=" << kvApp.snapshotEntries
+         << " snapshot_bytes=" << kvApp.snapshotBytes;
+    }
     r.params = os.str();
   }
 
   Cluster c(o);
   Driver d(c, so, r);
-  d.Start();
+  std::unique_ptr<KvWorkload> clients;
+  if (so.kv) {
+    KvWorkloadOptions wo;
+    wo.clients = kClients;
+    wo.keys = 4;
+    clients = std::make_unique<KvWorkload>(c, wo);
+    clients->Start();
+  }
+  d.Start(/*clients=*/!so.kv);
   c.RunFor(so.simSeconds * 1'000'000);
   d.Stop();
+  if (clients) clients->Stop();
   if (!c.failed()) {
     c.HealPartitions();
     c.SetUnreliable(false);
     for (int i = 1; i <= c.size(); ++i) {
       if (!c.up(i)) c.Restart(i);
     }
-    CheckLiveness(c);
+    CheckLiveness(c, so.kv);
+  }
+  if (clients && !c.failed()) {
+    clients->WaitIdle(kLivenessUs);
+    c.RunFor(500'000);  // every replica applies what is committed
+    const std::string problem = c.failed() ? "" : clients->Check();
+    if (!problem.empty()) c.Fail("kv: " + problem);
+    r.acked = clients->answered();
   }
   r.ok = !c.failed();
   r.failure = c.failure();

@@ -2,8 +2,10 @@
 // The default fault mix: one seed picks the cluster's parameters, a client
 // workload and a schedule of crashes, partitions and network faults, runs
 // it on a simulated cluster with every invariant checked, then heals all
-// faults and checks that the cluster makes progress again.
+// faults and checks that the cluster makes progress again (and, with the kv
+// application, that the clients' history is linearizable).
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace kvraft::sim {
@@ -14,6 +16,15 @@ struct ScenarioOptions {
   bool faults = true;
   bool trace = false;
   bool rocksdb = false;  // keep each node's log in a RocksDbStorage instead of memory
+  // Run the real kv state machine (KvApp) with KvWorkload clients instead of
+  // HashApp with raw commands; the client history must be linearizable and
+  // the replicas' digests equal.
+  bool kv = false;
+  // With kv: take a snapshot and compact the log once this many entries, or
+  // command bytes, were applied past the last one (KvReplica::Options).
+  // Unset: the seed chooses.
+  std::optional<uint64_t> snapshotEntries;
+  std::optional<uint64_t> snapshotBytes;
   uint64_t tailCacheBytes = 16 << 20;  // the RocksDB store's in-memory tail
 };
 

@@ -24,22 +24,10 @@ using testing::EncAppend;
 using testing::EncPut;
 using testing::Entries;
 using testing::From;
+using testing::BuildSnapshotState;
 using testing::Harness;
 using testing::Replay;
 using testing::TempDir;
-
-// Builds state worth sending: keys with values, two sessions with cached replies.
-void BuildState(Harness& h, int keys, const std::string& tag) {
-  const uint64_t a = h.Register(1'000);
-  const uint64_t b = h.Register(1'000);
-  for (int i = 0; i < keys; ++i) {
-    const uint64_t seq = i + 1;
-    const uint64_t client = i % 2 ? a : b;
-    h.Apply1(EncPut({client, seq, seq, 2'000 + seq}, tag + std::to_string(i),
-                    std::string(100, 'a' + i % 26)));
-  }
-  h.Apply1(EncAppend({a, 1'000'000, 1'000'000, 9'000}, "log", tag));
-}
 
 // Sends the snapshot in `info` to `target` in chunks; stops (returning OK)
 // before the chunk at `stopAtOffset`, if any chunk starts there or later.
@@ -62,7 +50,7 @@ Status Transfer(const SnapshotInfo& info, KvStateMachine& target, uint64_t chunk
 TEST(SnapshotInstall, AnInstalledSnapshotHasTheSourceStateAndItsSessions) {
   TempDir tmp;
   Harness source(tmp.Sub("source/kv"));
-  BuildState(source, 300, "k");
+  BuildSnapshotState(source, 300, "k");
   SnapshotInfo info;
   ASSERT_TRUE(source.sm().CreateSnapshot(tmp.Sub("source/snap"), &info).ok());
   EXPECT_EQ(info.appliedIndex, source.sm().AppliedIndex());
@@ -101,11 +89,11 @@ TEST(SnapshotInstall, AnInstalledSnapshotHasTheSourceStateAndItsSessions) {
 TEST(SnapshotInstall, ItReplacesWhateverStateWasThereBefore) {
   TempDir tmp;
   Harness source(tmp.Sub("source"));
-  BuildState(source, 50, "new-");
+  BuildSnapshotState(source, 50, "new-");
   SnapshotInfo info;
   ASSERT_TRUE(source.sm().CreateSnapshot(tmp.Sub("snap"), &info).ok());
   Harness target(tmp.Sub("target"));
-  BuildState(target, 10, "old-");
+  BuildSnapshotState(target, 10, "old-");
   ASSERT_LT(target.sm().AppliedIndex(), info.appliedIndex);
   SnapshotInfo installed;
   ASSERT_TRUE(Transfer(info, target.sm(), 1 << 20, &installed).ok());
@@ -116,11 +104,11 @@ TEST(SnapshotInstall, ItReplacesWhateverStateWasThereBefore) {
 TEST(SnapshotInstall, ASnapshotNotNewerThanTheStateIsRefusedAtItsFirstChunk) {
   TempDir tmp;
   Harness source(tmp.Sub("source"));
-  BuildState(source, 10, "k");
+  BuildSnapshotState(source, 10, "k");
   SnapshotInfo info;
   ASSERT_TRUE(source.sm().CreateSnapshot(tmp.Sub("snap"), &info).ok());
   Harness target(tmp.Sub("target"));
-  BuildState(target, 20, "mine");
+  BuildSnapshotState(target, 20, "mine");
   const StateDigest before = target.Digest();
   SnapshotInfo installed;
   Status s = Transfer(info, target.sm(), 1 << 20, &installed);
@@ -134,7 +122,7 @@ TEST(SnapshotInstall, ASnapshotNotNewerThanTheStateIsRefusedAtItsFirstChunk) {
 TEST(SnapshotInstall, ADamagedChunkAbandonsTheInstallAndAResendSucceeds) {
   TempDir tmp;
   Harness source(tmp.Sub("source"));
-  BuildState(source, 100, "k");
+  BuildSnapshotState(source, 100, "k");
   SnapshotInfo info;
   ASSERT_TRUE(source.sm().CreateSnapshot(tmp.Sub("snap"), &info).ok());
   Harness target(tmp.Sub("target"));
@@ -165,7 +153,7 @@ TEST(SnapshotInstall, ADamagedChunkAbandonsTheInstallAndAResendSucceeds) {
 TEST(SnapshotInstall, AbortingAnInstallRemovesItsFiles) {
   TempDir tmp;
   Harness source(tmp.Sub("source"));
-  BuildState(source, 100, "k");
+  BuildSnapshotState(source, 100, "k");
   SnapshotInfo info;
   ASSERT_TRUE(source.sm().CreateSnapshot(tmp.Sub("snap"), &info).ok());
   Harness target(tmp.Sub("target"));
@@ -258,7 +246,7 @@ TEST_P(CrashDuringInstall, LeavesTheOldOrTheNewStateWholeAndOpenRecovers) {
   const CrashPoint& point = GetParam();
   TempDir tmp;
   Harness source(tmp.Sub("source"));
-  BuildState(source, 200, "new-");
+  BuildSnapshotState(source, 200, "new-");
   SnapshotInfo info;
   ASSERT_TRUE(source.sm().CreateSnapshot(tmp.Sub("snap"), &info).ok());
   const StateDigest newState = source.Digest();
@@ -271,7 +259,7 @@ TEST_P(CrashDuringInstall, LeavesTheOldOrTheNewStateWholeAndOpenRecovers) {
                : Status::Ok();
   };
   auto target = std::make_unique<Harness>(tmp.Sub("target"), crashing);
-  BuildState(*target, 20, "old-");
+  BuildSnapshotState(*target, 20, "old-");
   ASSERT_TRUE(target->sm().Flush().ok());
   const StateDigest oldState = target->Digest();
 
@@ -326,7 +314,7 @@ TEST(KvDirectoryRecovery, OpenRemovesWhatAnInterruptedInstallLeftAndKeepsUnknown
   StateDigest before;
   {
     Harness h(dir);
-    BuildState(h, 10, "k");
+    BuildSnapshotState(h, 10, "k");
     ASSERT_TRUE(h.sm().Flush().ok());
     before = h.Digest();
   }
@@ -346,7 +334,7 @@ TEST(KvDirectoryRecovery, AFirstGenerationWithoutItsPointerIsAdopted) {
   StateDigest before;
   {
     Harness h(dir);
-    BuildState(h, 10, "k");
+    BuildSnapshotState(h, 10, "k");
     ASSERT_TRUE(h.sm().Flush().ok());
     before = h.Digest();
   }

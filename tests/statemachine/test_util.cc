@@ -174,4 +174,16 @@ std::vector<std::string> Entries(const std::string& dir) {
   return names;
 }
 
+void BuildSnapshotState(Harness& h, int keys, const std::string& tag, size_t valueBytes) {
+  const uint64_t a = h.Register(1'000);
+  const uint64_t b = h.Register(1'000);
+  for (int i = 0; i < keys; ++i) {
+    const uint64_t seq = i + 1;
+    const uint64_t client = i % 2 ? a : b;
+    h.Apply1(EncPut({client, seq, seq, 2'000 + seq}, tag + std::to_string(i),
+                    std::string(valueBytes, static_cast<char>('a' + i % 26))));
+  }
+  h.Apply1(EncAppend({a, 1'000'000, 1'000'000, 9'000}, "log", tag));
+}
+
 }  // namespace kvraft::statemachine::testing

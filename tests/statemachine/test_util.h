@@ -93,4 +93,9 @@ void Replay(KvStateMachine& sm, const std::vector<LogEntry>& log, uint64_t from,
 // Every entry of `dir` (names only, sorted).
 std::vector<std::string> Entries(const std::string& dir);
 
+// State worth sending in a snapshot, with every part (data, sessions,
+// applied index): `keys` Puts of valueBytes each, named tag0, tag1, ...,
+// from two new sessions that keep cached replies, and an Append to "log".
+void BuildSnapshotState(Harness& h, int keys, const std::string& tag, size_t valueBytes = 100);
+
 }  // namespace kvraft::statemachine::testing

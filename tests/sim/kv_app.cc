@@ -1,0 +1,65 @@
+#include "tests/sim/kv_app.h"
+
+namespace kvraft::sim {
+
+std::string DigestBook::Record(int node, const statemachine::StateDigest& digest, const char* when) {
+  auto [it, inserted] = byIndex_.emplace(digest.applied.index, Seen{digest, node});
+  if (inserted || it->second.digest == digest) return "";
+  return "kv state digests differ at index " + std::to_string(digest.applied.index) + ": node " +
+         std::to_string(it->second.node) + " had " + it->second.digest.ToString() + ", node " +
+         std::to_string(node) + " (" + when + ") has " + digest.ToString();
+}
+
+Status KvApp::Start(raft::Storage* log) {
+  core::KvReplica::Options o;
+  o.dataDir = dir_;
+  o.kv.sessionExpiryMs = options_.sessionExpiryMs;
+  o.kv.flushOnClose = false;  // Crash() must lose what a crash loses
+  o.snapshotEntries = options_.snapshotEntries;
+  o.snapshotBytes = options_.snapshotBytes;
+  return core::KvReplica::Open(o, log, &replica_);
+}
+
+uint64_t KvApp::appliedIndex() const {
+  return replica_ ? replica_->kv().AppliedIndex() : appliedWhenDown_;
+}
+
+Status KvApp::CheckDigest(const char* when) {
+  statemachine::StateDigest d;
+  Status s = replica_->kv().Digest(&d);
+  if (!s.ok()) return s;
+  const std::string disagreement = book_->Record(node_, d, when);
+  if (!disagreement.empty()) return Status::Corruption(disagreement);
+  return Status::Ok();
+}
+
+Status KvApp::InstallFromReady(const raft::Ready& ready, std::optional<RestoredSnapshot>* restored) {
+  Status s = replica_->InstallFromReady(ready);
+  if (!s.ok() || !ready.snapshot) return s;
+  ++installs_;
+  s = CheckDigest("installed from the leader");
+  if (!s.ok()) return s;
+  *restored = RestoredSnapshot{ready.snapshot->lastIncludedIndex, ready.snapshot->lastIncludedTerm, 0};
+  return Status::Ok();
+}
+
+Status KvApp::Apply(const std::vector<raft::Entry>& entries, std::vector<AppliedEntry>* out) {
+  std::vector<statemachine::Reply> replies;
+  Status s = replica_->Apply(entries, &replies);
+  if (!s.ok()) return s;
+  out->clear();
+  for (const statemachine::Reply& r : replies) out->push_back({statemachine::EncodeReply(r), 0});
+  appliedWhenDown_ = replica_->kv().AppliedIndex();
+  return Status::Ok();
+}
+
+Status KvApp::MaybeSnapshot(const std::vector<raft::NodeId>& voters, uint64_t* index) {
+  *index = 0;
+  bool took = false;
+  Status s = replica_->MaybeSnapshot(voters, &took);
+  if (!s.ok() || !took) return s;
+  *index = replica_->LatestSnapshot()->appliedIndex;
+  return CheckDigest("snapshot taken");
+}
+
+}  // namespace kvraft::sim
