@@ -18,6 +18,7 @@
 // read from another (the Raft loop).
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 

@@ -329,13 +329,13 @@ void Cluster::ApplyReady(int i, Ready& rd, uint64_t prevTerm) {
   // 3. Apply.
   std::vector<raft::Entry> toApply;
   uint64_t next = n.app->appliedIndex() + 1;
-  for (raft::Entry& e : rd.committedEntries) {
+  for (const raft::Entry& e : rd.committedEntries) {
     if (e.index < next) continue;  // covered by a restored snapshot or the application's own state
     if (e.index != next) {
       return Fail("node " + std::to_string(i) + " skipped from applied " + std::to_string(next - 1) +
                   " to " + std::to_string(e.index));
     }
-    toApply.push_back(std::move(e));
+    toApply.push_back(e);  // a copy: the Ready goes back to the core whole
     ++next;
   }
   std::vector<AppliedEntry> results;
@@ -654,6 +654,7 @@ uint64_t Cluster::lastLogIndex(int i) const {
 }
 uint64_t Cluster::stateHash(int i) const { return node(i).app->stateHash(); }
 SimApp& Cluster::app(int i) { return *node(i).app; }
+const SimApp& Cluster::app(int i) const { return *node(i).app; }
 uint64_t Cluster::snapshotIndex(int i) const { return node(i).storage->Snapshot().lastIncludedIndex; }
 const raft::Raft* Cluster::core(int i) const { return node(i).core.get(); }
 const raft::Storage& Cluster::storage(int i) const { return *node(i).storage; }

@@ -167,6 +167,7 @@ class Cluster {
 
   uint64_t stateHash(int node) const;           // SimApp::stateHash
   SimApp& app(int node);
+  const SimApp& app(int node) const;
   // Called after every entry a node applies, with the application's reply
   // (clients use it to learn that their command committed, and its answer).
   using ApplyHook = std::function<void(int node, const raft::Entry&, const std::string& reply)>;

@@ -21,7 +21,7 @@ Status KvApp::Start(raft::Storage* log) {
 }
 
 uint64_t KvApp::appliedIndex() const {
-  return replica_ ? replica_->kv().AppliedIndex() : appliedWhenDown_;
+  return replica_ ? replica_->kv().AppliedIndex() : lastApplied_;
 }
 
 Status KvApp::CheckDigest(const char* when) {
@@ -49,7 +49,7 @@ Status KvApp::Apply(const std::vector<raft::Entry>& entries, std::vector<Applied
   if (!s.ok()) return s;
   out->clear();
   for (const statemachine::Reply& r : replies) out->push_back({statemachine::EncodeReply(r), 0});
-  appliedWhenDown_ = replica_->kv().AppliedIndex();
+  lastApplied_ = replica_->kv().AppliedIndex();
   return Status::Ok();
 }
 

@@ -64,7 +64,7 @@ class KvApp : public SimApp {
   const Options options_;
   DigestBook* const book_;
   std::unique_ptr<core::KvReplica> replica_;  // null while down
-  uint64_t appliedWhenDown_ = 0;
+  uint64_t lastApplied_ = 0;  // what appliedIndex() says while the node is down
   uint64_t installs_ = 0;
 };
 

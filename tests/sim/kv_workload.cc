@@ -257,19 +257,15 @@ linearizability::History KvWorkload::FullHistory() const {
 std::string KvWorkload::Check() const {
   const linearizability::CheckResult r = linearizability::CheckLinearizability(FullHistory());
   if (r.verdict != linearizability::Verdict::kOk) return r.Describe();
-  std::map<uint64_t, std::pair<int, statemachine::StateDigest>> seen;
+  DigestBook atEnd;
   for (int i = 1; i <= c_.size(); ++i) {
-    auto* app = dynamic_cast<KvApp*>(&const_cast<Cluster&>(c_).app(i));
+    const auto* app = dynamic_cast<const KvApp*>(&c_.app(i));
     if (app == nullptr || app->kv() == nullptr) continue;
     statemachine::StateDigest d;
     const Status s = app->kv()->Digest(&d);
     if (!s.ok()) return "node " + std::to_string(i) + ": " + s.ToString();
-    auto [it, inserted] = seen.emplace(d.applied.index, std::make_pair(i, d));
-    if (!inserted && !(it->second.second == d)) {
-      return "replicas disagree at applied index " + std::to_string(d.applied.index) + ": node " +
-             std::to_string(it->second.first) + " has " + it->second.second.ToString() + ", node " +
-             std::to_string(i) + " has " + d.ToString();
-    }
+    const std::string disagreement = atEnd.Record(i, d, "at the end of the run");
+    if (!disagreement.empty()) return disagreement;
   }
   return "";
 }
