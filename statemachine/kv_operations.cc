@@ -112,7 +112,10 @@ Status ExecuteCompareAndSwap(const Command& c, const Limits& limits, KvView* vie
 }
 
 Status ExecuteRange(const Command& c, const Limits& limits, KvView* view, Reply* reply) {
-  if (c.key.size() > limits.maxKeyBytes || c.rangeEnd.size() > limits.maxKeyBytes) {
+  // One byte over the key limit is allowed: a range continues after its
+  // last key by starting from that key plus a 0 byte.
+  const size_t maxBound = limits.maxKeyBytes + 1;
+  if (c.key.size() > maxBound || c.rangeEnd.size() > maxBound) {
     Invalid(reply, "a range bound is over the key limit of " + std::to_string(limits.maxKeyBytes) +
                        " bytes");
     return Status::Ok();

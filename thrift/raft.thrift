@@ -4,6 +4,7 @@
 // pipeline without waiting on a response per AppendEntries.
 // Field meanings follow raftlog/types.h (Figure 2 of the Raft paper).
 namespace cpp kvraft.thrift
+namespace py kvraft_raft
 
 enum EntryType {
   NORMAL = 0,
@@ -59,8 +60,24 @@ struct RaftMessage {
   21: i64 chunkOffset,
 }
 
+enum HelloCode {
+  OK = 0,
+  WRONG_CLUSTER = 1,   // the caller belongs to another cluster
+  UNKNOWN_NODE = 2,    // the caller's id is not in this node's configuration
+  WRONG_NODE = 3,      // the caller meant another node (stale address book)
+}
+
+struct HelloResponse {
+  1: HelloCode code,
+  2: string message,
+}
+
 service RaftService {
-  // A batch of messages from one peer; the cluster id guards against
-  // cross-talk between clusters.
+  // The first call on every peer connection: who is calling whom, in which
+  // cluster. Deliver on a connection whose Hello was refused, or that never
+  // said Hello, is dropped.
+  HelloResponse Hello(1: string clusterId, 2: i64 fromNode, 3: i64 toNode),
+  // A batch of messages from one peer; the cluster id is checked again on
+  // every batch.
   oneway void Deliver(1: string clusterId, 2: i64 fromNode, 3: list<RaftMessage> messages),
 }

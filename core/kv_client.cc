@@ -1,0 +1,548 @@
+#include "core/kv_client.h"
+
+#include <algorithm>
+#include <thread>
+#include <utility>
+
+#include <glog/logging.h>
+#include <thrift/transport/TTransportException.h>
+
+#include "KvService.h"
+#include "core/kv_client_endpoints.h"
+#include "core/kv_client_retry.h"
+#include "core/kv_client_session.h"
+#include "core/kv_connection.h"
+#include "core/thrift_enum.h"
+
+namespace kvraft::client {
+
+namespace wire = kvraft::thrift;
+using apache::thrift::TException;
+using apache::thrift::transport::TTransportException;
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+using Deadline = Clock::time_point;
+
+const char* CodeName(Code code) {
+  switch (code) {
+    case Code::kOk: return "OK";
+    case Code::kNotFound: return "NOT_FOUND";
+    case Code::kCasFailed: return "CAS_FAILED";
+    case Code::kTooLarge: return "TOO_LARGE";
+    case Code::kInvalidArgument: return "INVALID_ARGUMENT";
+    case Code::kSessionExpired: return "SESSION_EXPIRED";
+    case Code::kTimeout: return "TIMEOUT";
+    case Code::kUnavailable: return "UNAVAILABLE";
+  }
+  return "UNKNOWN";
+}
+
+std::string Result::ToString() const {
+  std::string s = CodeName(code);
+  if (!message.empty()) s += ": " + message;
+  return s;
+}
+
+namespace {
+
+// Which nodes may answer a call.
+enum class Route {
+  kLeader,   // writes, registration and linearizable reads
+  kAnyNode,  // stale reads: any node's applied state will do
+};
+
+struct CallSpec {
+  const char* what;  // the RPC, for logs
+  Route route;
+  // A write that reached a node and got no definite answer may still be
+  // applied; the call's failure must then say so.
+  bool write;
+};
+
+// What became of one attempt on one node.
+enum class Delivery {
+  kAnswered,        // the node replied; its Result says how the call went
+  kNotConnected,    // the request was never sent
+  kLost,            // sent, or may have been, and the connection failed
+  kNoAnswerInTime,  // sent, and no reply within the attempt's timeout
+};
+
+std::string Describe(const TTransportException& e, milliseconds timeout) {
+  const std::string what = e.what();
+  switch (e.getType()) {
+    case TTransportException::TIMED_OUT:
+      return "no answer within " + std::to_string(timeout.count()) + " ms";
+    case TTransportException::END_OF_FILE:
+      return "connection closed by the node";
+    default:
+      break;
+  }
+  if (what.find("refused") != std::string::npos) return "connection refused";
+  if (what.find("timed out") != std::string::npos) {
+    return "could not connect within " + std::to_string(timeout.count()) + " ms";
+  }
+  return what;
+}
+
+milliseconds Remaining(Deadline deadline) {
+  return std::chrono::ceil<milliseconds>(deadline - Clock::now());
+}
+
+// A node's final answer (anything but NOT_LEADER, TIMEOUT and UNAVAILABLE,
+// which the retry loop handles) as the client's Result.
+Result FromAnswer(const wire::Result& answer) {
+  Result r;
+  const std::string& said = answer.message;
+  switch (core::RawEnum(answer.code)) {
+    case wire::Code::OK:
+      return r;
+    case wire::Code::NOT_FOUND:
+      r.code = Code::kNotFound;
+      r.message = said.empty() ? "no such key" : said;
+      return r;
+    case wire::Code::CAS_FAILED:
+      r.code = Code::kCasFailed;
+      r.message = said.empty() ? "the current value did not match" : said;
+      return r;
+    case wire::Code::TOO_LARGE:
+      r.code = Code::kTooLarge;
+      r.message = (said.empty() ? "the request is over the cluster's limits" : said) +
+                  "; nothing changed";
+      return r;
+    case wire::Code::INVALID_ARGUMENT:
+      r.code = Code::kInvalidArgument;
+      r.message = (said.empty() ? "the node refused the request as malformed" : said) +
+                  "; nothing changed";
+      return r;
+    case wire::Code::SESSION_EXPIRED:
+      r.code = Code::kSessionExpired;
+      r.message = (said.empty() ? "the cluster no longer knows this client's session" : said) +
+                  "; the write was not applied. The next write registers a new session: repeat "
+                  "this one if it is still wanted";
+      return r;
+    case wire::Code::STALE_SEQUENCE:
+      r.code = Code::kInvalidArgument;
+      r.message =
+          "the node refused the write as STALE_SEQUENCE (" + said +
+          "), which a correct client never provokes: its sequence number was below the "
+          "session's first outstanding one. This is a bug in the client library or the node; "
+          "nothing was applied";
+      LOG(WARNING) << "KvClient: " << r.message;
+      return r;
+    default:
+      r.code = Code::kInvalidArgument;
+      r.message = "the node answered with result code " +
+                  std::to_string(core::RawEnum(answer.code)) +
+                  ", which this client does not know (" + said +
+                  "); is the client older than the cluster?";
+      return r;
+  }
+}
+
+}  // namespace
+
+class KvClient::Impl {
+ public:
+  explicit Impl(Options options) : options_(std::move(options)), endpoints_(options_.endpoints) {}
+
+  Result Get(std::string_view key, bool stale);
+  Result Put(std::string_view key, std::string_view value);
+  Result Append(std::string_view key, std::string_view value);
+  Result Delete(std::string_view key);
+  Result CompareAndSwap(std::string_view key, std::optional<std::string_view> expected,
+                        std::string_view value);
+  Result Range(std::string_view start, std::string_view end, int64_t limit, bool stale);
+  std::vector<NodeStatus> Status();
+
+ private:
+  // Runs `send` against the nodes `spec.route` allows until one gives an
+  // answer that ends the call, which lands in *response (true); or until
+  // the deadline, when *failure says what was tried (false).
+  template <class Response, class Send>
+  bool Call(const CallSpec& spec, Deadline deadline, Send send, Response* response,
+            Result* failure);
+  template <class Response, class Send>
+  Delivery Attempt(ConnectionPool* node, milliseconds timeout, Send& send, Response* response,
+                   std::string* outcome);
+  Result Failure(const CallSpec& spec, const AttemptLog& log, bool outcomeUnknown,
+                 bool nodeTimedOut, bool leaderlessAnswer) const;
+
+  bool Register(Deadline deadline, int64_t* clientId, Result* failure);
+  // One write of a session: `request.session` is filled in per attempt.
+  template <class Request>
+  bool Write(const char* what, Request& request,
+             void (wire::KvServiceClient::*rpc)(wire::WriteResponse&, const Request&),
+             wire::WriteResponse* response, Result* failure);
+  NodeStatus AskStatus(ConnectionPool* node);
+
+  Deadline DeadlineFromNow() const { return Clock::now() + options_.timeout; }
+
+  const Options options_;
+  EndpointSet endpoints_;
+  ClientSession session_;
+};
+
+template <class Response, class Send>
+bool KvClient::Impl::Call(const CallSpec& spec, Deadline deadline, Send send, Response* response,
+                          Result* failure) {
+  // A stale read starts at the leader too when one is known: it answers
+  // fastest, being the node the client last reached.
+  ConnectionPool* node = endpoints_.First();
+  if (node == nullptr) {
+    failure->code = Code::kInvalidArgument;
+    failure->message = "the client knows no nodes: give it the host:port of at least one";
+    return false;
+  }
+  AttemptLog log;
+  Backoff backoff(options_.minBackoff, options_.maxBackoff);
+  bool outcomeUnknown = false;    // a write reached a node that did not say it failed
+  bool nodeTimedOut = false;      // a node took the request and did not finish it in time
+  bool leaderlessAnswer = false;  // a node answered but could not serve: no leader, or busy
+  size_t hopsWithoutPause = 0;
+  for (int attempt = 1;; ++attempt) {
+    const milliseconds remaining = Remaining(deadline);
+    if (remaining.count() <= 0) break;
+    std::string outcome;
+    const Delivery delivery =
+        Attempt(node, std::min(options_.attemptTimeout, remaining), send, response, &outcome);
+    ConnectionPool* hinted = nullptr;
+    if (delivery == Delivery::kAnswered) {
+      const wire::Result& answer = response->result;
+      switch (core::RawEnum(answer.code)) {
+        case wire::Code::OK:
+        case wire::Code::NOT_FOUND:
+        case wire::Code::CAS_FAILED:
+          if (spec.route == Route::kLeader) endpoints_.SetLeader(node);
+          return true;
+        case wire::Code::NOT_LEADER:
+          endpoints_.ForgetLeader(node);
+          outcomeUnknown |= spec.write;
+          if (!answer.leaderAddress.empty() && answer.leaderAddress != node->endpoint()) {
+            hinted = endpoints_.Learn(answer.leaderAddress);
+            outcome = "not the leader; it named " + answer.leaderAddress;
+          } else {
+            leaderlessAnswer = true;
+            outcome = "not the leader, and knows of none";
+          }
+          break;
+        case wire::Code::TIMEOUT:
+          outcomeUnknown |= spec.write;
+          nodeTimedOut = true;
+          outcome = "answered TIMEOUT: " + answer.message;
+          break;
+        case wire::Code::UNAVAILABLE:
+          outcomeUnknown |= spec.write;
+          leaderlessAnswer = true;
+          outcome = "answered UNAVAILABLE: " + answer.message;
+          break;
+        default:
+          // Final answers (TOO_LARGE, SESSION_EXPIRED, ...) are the caller's to map.
+          return true;
+      }
+    } else {
+      endpoints_.ForgetLeader(node);
+      outcomeUnknown |= spec.write && delivery != Delivery::kNotConnected;
+      nodeTimedOut |= delivery == Delivery::kNoAnswerInTime;
+    }
+    log.Add(node->endpoint(), outcome);
+
+    // A named leader is tried at once, but nodes naming each other in turn
+    // (a stale hint during an election) must not spin: after a round of
+    // hops without an answer, pause like any other retry.
+    ConnectionPool* next = hinted;
+    milliseconds pause{0};
+    if (hinted == nullptr || ++hopsWithoutPause > endpoints_.size()) {
+      if (next == nullptr) next = endpoints_.After(node);
+      pause = std::min(backoff.Next(), Remaining(deadline));
+      hopsWithoutPause = 0;
+    }
+    VLOG(1) << "KvClient: " << spec.what << " attempt " << attempt << " on " << node->endpoint()
+            << ": " << outcome << "; next " << next->endpoint() << " in " << pause.count()
+            << " ms";
+    if (pause.count() > 0) std::this_thread::sleep_for(pause);
+    node = next;
+  }
+  *failure = Failure(spec, log, outcomeUnknown, nodeTimedOut, leaderlessAnswer);
+  return false;
+}
+
+template <class Response, class Send>
+Delivery KvClient::Impl::Attempt(ConnectionPool* node, milliseconds timeout, Send& send,
+                                 Response* response, std::string* outcome) {
+  // An idle connection can have been cut (the node restarted, say) with no
+  // sign until it is used. When one fails that way, the call gets one more
+  // try on a new connection before the node counts as failed; the request
+  // may have arrived the first time, though, so that is what is reported if
+  // the second try cannot even connect.
+  std::string earlier;
+  for (bool firstTry = true;; firstTry = false) {
+    bool reused = false;
+    std::unique_ptr<KvConnection> connection;
+    try {
+      connection = node->Take(timeout, &reused);
+    } catch (const TTransportException& e) {
+      *outcome = earlier + Describe(e, timeout);
+      return firstTry ? Delivery::kNotConnected : Delivery::kLost;
+    }
+    try {
+      connection->SetCallTimeout(timeout);
+      *response = Response();
+      send(connection->rpc(), *response);
+      node->Return(std::move(connection));
+      return Delivery::kAnswered;
+    } catch (const TTransportException& e) {
+      connection.reset();
+      node->DropIdle();
+      const bool timedOut = e.getType() == TTransportException::TIMED_OUT;
+      if (reused && !timedOut && firstTry) {
+        earlier = Describe(e, timeout) + " on an idle connection, then ";
+        continue;
+      }
+      *outcome = earlier + Describe(e, timeout);
+      return timedOut ? Delivery::kNoAnswerInTime : Delivery::kLost;
+    } catch (const TException& e) {
+      // The node's handler failed (TApplicationException) or the reply was
+      // garbled (TProtocolException): what the connection holds now is unknown.
+      *outcome = earlier + "failed: " + e.what();
+      return Delivery::kLost;
+    }
+  }
+}
+
+Result KvClient::Impl::Failure(const CallSpec& spec, const AttemptLog& log, bool outcomeUnknown,
+                               bool nodeTimedOut, bool leaderlessAnswer) const {
+  Result r;
+  r.code = outcomeUnknown || nodeTimedOut ? Code::kTimeout : Code::kUnavailable;
+  r.message = std::string(spec.route == Route::kLeader ? "no leader" : "no node") +
+              " answered within " + std::to_string(options_.timeout.count()) + " ms; ";
+  r.message += log.empty() ? "the time ran out before any node was asked"
+                           : "tried " + log.Summary();
+  if (spec.write && outcomeUnknown) {
+    r.message +=
+        "; the write may or may not have been applied: read the key before repeating a write "
+        "that is not idempotent (Append, CompareAndSwap)";
+  } else if (nodeTimedOut) {
+    r.message +=
+        "; the cluster took requests but did not finish them in time: it may have lost its "
+        "quorum or be overloaded (check kvctl status)";
+  } else if (leaderlessAnswer) {
+    r.message +=
+        "; nodes answered but none could serve: check that a majority of the nodes is up and "
+        "can reach each other (kvctl status)";
+  } else {
+    r.message += "; check that the nodes are running at these addresses (kvctl status)";
+  }
+  return r;
+}
+
+bool KvClient::Impl::Register(Deadline deadline, int64_t* clientId, Result* failure) {
+  wire::RegisterClientResponse response;
+  const bool answered = Call(
+      CallSpec{"RegisterClient", Route::kLeader, /*write=*/false}, deadline,
+      [](wire::KvServiceClient& node, wire::RegisterClientResponse& out) {
+        node.RegisterClient(out);
+      },
+      &response, failure);
+  if (answered && core::RawEnum(response.result.code) == wire::Code::OK && response.clientId == 0) {
+    failure->code = Code::kInvalidArgument;
+    failure->message = "the cluster registered the session as client 0, which is not an id";
+  } else if (answered && core::RawEnum(response.result.code) != wire::Code::OK) {
+    *failure = FromAnswer(response.result);
+  } else if (answered) {
+    *clientId = response.clientId;
+    VLOG(1) << "KvClient: registered as client " << response.clientId;
+    return true;
+  } else {
+    // Registration is not the caller's write: a failed one applied nothing.
+    failure->code = Code::kUnavailable;
+  }
+  failure->message = "could not register a client session, so the write was not sent: " +
+                     failure->message;
+  return false;
+}
+
+template <class Request>
+bool KvClient::Impl::Write(const char* what, Request& request,
+                           void (wire::KvServiceClient::*rpc)(wire::WriteResponse&,
+                                                              const Request&),
+                           wire::WriteResponse* response, Result* failure) {
+  const Deadline deadline = DeadlineFromNow();
+  ClientSession::Ticket ticket;
+  const auto registrar = [&](int64_t* clientId, Result* f) {
+    return Register(deadline, clientId, f);
+  };
+  if (!session_.Begin(registrar, deadline, &ticket, failure)) return false;
+  // Every attempt carries the same sequence number; the first outstanding
+  // one is read afresh, as other writes may have finished meanwhile.
+  const auto send = [&](wire::KvServiceClient& node, wire::WriteResponse& out) {
+    request.session.clientId = ticket.clientId;
+    request.session.sequence = ticket.sequence;
+    request.session.firstOutstanding = session_.FirstOutstanding(ticket);
+    (node.*rpc)(out, request);
+  };
+  const bool answered =
+      Call(CallSpec{what, Route::kLeader, /*write=*/true}, deadline, send, response, failure);
+  if (answered && core::RawEnum(response->result.code) == wire::Code::SESSION_EXPIRED) {
+    VLOG(1) << "KvClient: client " << ticket.clientId << "'s session expired; "
+            << "the next write registers a new one";
+    session_.Expire(ticket);
+  }
+  session_.Finish(ticket);
+  return answered;
+}
+
+Result KvClient::Impl::Get(std::string_view key, bool stale) {
+  wire::GetRequest request;
+  request.key = key;
+  request.stale = stale;
+  wire::GetResponse response;
+  Result failure;
+  const auto send = [&](wire::KvServiceClient& node, wire::GetResponse& out) {
+    node.Get(out, request);
+  };
+  if (!Call(CallSpec{"Get", stale ? Route::kAnyNode : Route::kLeader, false}, DeadlineFromNow(),
+            send, &response, &failure)) {
+    return failure;
+  }
+  Result r = FromAnswer(response.result);
+  if (r.ok()) r.value = std::move(response.value);
+  return r;
+}
+
+Result KvClient::Impl::Put(std::string_view key, std::string_view value) {
+  wire::PutRequest request;
+  request.key = key;
+  request.value = value;
+  wire::WriteResponse response;
+  Result failure;
+  if (!Write("Put", request, &wire::KvServiceClient::Put, &response, &failure)) return failure;
+  return FromAnswer(response.result);
+}
+
+Result KvClient::Impl::Append(std::string_view key, std::string_view value) {
+  wire::AppendRequest request;
+  request.key = key;
+  request.value = value;
+  wire::WriteResponse response;
+  Result failure;
+  if (!Write("Append", request, &wire::KvServiceClient::Append, &response, &failure)) {
+    return failure;
+  }
+  return FromAnswer(response.result);
+}
+
+Result KvClient::Impl::Delete(std::string_view key) {
+  wire::DeleteRequest request;
+  request.key = key;
+  wire::WriteResponse response;
+  Result failure;
+  if (!Write("Delete", request, &wire::KvServiceClient::Delete, &response, &failure)) {
+    return failure;
+  }
+  return FromAnswer(response.result);
+}
+
+Result KvClient::Impl::CompareAndSwap(std::string_view key,
+                                      std::optional<std::string_view> expected,
+                                      std::string_view value) {
+  wire::CompareAndSwapRequest request;
+  request.key = key;
+  if (expected) request.__set_expected(std::string(*expected));
+  request.value = value;
+  wire::WriteResponse response;
+  Result failure;
+  if (!Write("CompareAndSwap", request, &wire::KvServiceClient::CompareAndSwap, &response,
+             &failure)) {
+    return failure;
+  }
+  Result r = FromAnswer(response.result);
+  if (r.code == Code::kCasFailed && response.__isset.current) r.value = std::move(response.current);
+  return r;
+}
+
+Result KvClient::Impl::Range(std::string_view start, std::string_view end, int64_t limit,
+                             bool stale) {
+  wire::RangeRequest request;
+  request.startKey = start;
+  request.endKey = end;
+  request.limit = limit;
+  request.stale = stale;
+  wire::RangeResponse response;
+  Result failure;
+  const auto send = [&](wire::KvServiceClient& node, wire::RangeResponse& out) {
+    node.Range(out, request);
+  };
+  if (!Call(CallSpec{"Range", stale ? Route::kAnyNode : Route::kLeader, false},
+            DeadlineFromNow(), send, &response, &failure)) {
+    return failure;
+  }
+  Result r = FromAnswer(response.result);
+  if (!r.ok()) return r;
+  r.items.reserve(response.items.size());
+  for (wire::KeyValue& kv : response.items) {
+    r.items.push_back(KeyValue{std::move(kv.key), std::move(kv.value)});
+  }
+  r.more = response.more;
+  return r;
+}
+
+NodeStatus KvClient::Impl::AskStatus(ConnectionPool* node) {
+  NodeStatus status;
+  status.endpoint = node->endpoint();
+  wire::NodeStatus answer;
+  auto send = [](wire::KvServiceClient& n, wire::NodeStatus& out) { n.Status(out); };
+  const milliseconds timeout = std::min(options_.attemptTimeout, options_.timeout);
+  if (Attempt(node, timeout, send, &answer, &status.error) != Delivery::kAnswered) return status;
+  status.reachable = true;
+  if (core::RawEnum(answer.result.code) != wire::Code::OK) {
+    status.error = wire::to_string(answer.result.code) + ": " + answer.result.message;
+  }
+  status.nodeId = answer.nodeId;
+  status.clusterId = std::move(answer.clusterId);
+  status.role = std::move(answer.role);
+  status.term = answer.term;
+  status.leaderId = answer.leaderId;
+  status.leaderAddress = std::move(answer.leaderAddress);
+  status.commitIndex = answer.commitIndex;
+  status.appliedIndex = answer.appliedIndex;
+  status.lastLogIndex = answer.lastLogIndex;
+  status.snapshotIndex = answer.snapshotIndex;
+  status.voters = std::move(answer.voters);
+  return status;
+}
+
+std::vector<NodeStatus> KvClient::Impl::Status() {
+  // In parallel: a node that is stopped (not dead) costs a whole attempt
+  // timeout, and the others should not wait behind it.
+  const std::vector<ConnectionPool*> nodes = endpoints_.All();
+  std::vector<NodeStatus> statuses(nodes.size());
+  std::vector<std::thread> askers;
+  askers.reserve(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    askers.emplace_back([this, &nodes, &statuses, i] { statuses[i] = AskStatus(nodes[i]); });
+  }
+  for (std::thread& t : askers) t.join();
+  return statuses;
+}
+
+KvClient::KvClient(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+KvClient::~KvClient() = default;
+
+Result KvClient::Get(std::string_view key, bool stale) { return impl_->Get(key, stale); }
+Result KvClient::Put(std::string_view key, std::string_view value) {
+  return impl_->Put(key, value);
+}
+Result KvClient::Append(std::string_view key, std::string_view value) {
+  return impl_->Append(key, value);
+}
+Result KvClient::Delete(std::string_view key) { return impl_->Delete(key); }
+Result KvClient::CompareAndSwap(std::string_view key, std::optional<std::string_view> expected,
+                                std::string_view value) {
+  return impl_->CompareAndSwap(key, expected, value);
+}
+Result KvClient::Range(std::string_view start, std::string_view end, int64_t limit, bool stale) {
+  return impl_->Range(start, end, limit, stale);
+}
+std::vector<NodeStatus> KvClient::Status() { return impl_->Status(); }
+
+}  // namespace kvraft::client

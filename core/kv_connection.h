@@ -1,0 +1,78 @@
+#pragma once
+// The client library's connections to one kvraft node: a Thrift
+// KvServiceClient over a framed socket (the node's TNonblockingServer
+// speaks framed only), and a pool of idle ones per endpoint.
+//
+// A Thrift connection carries one call at a time, so a thread takes a
+// connection out of the pool for its call and gives it back only if the
+// call came back whole. A connection whose call threw may hold half a
+// frame or a late reply; it is closed, never reused.
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "KvService.h"
+
+namespace apache::thrift::transport {
+class TSocket;
+class TTransport;
+}  // namespace apache::thrift::transport
+
+namespace kvraft::client {
+
+// "host:port", "[v6 address]:port". False if `endpoint` is neither.
+bool SplitEndpoint(const std::string& endpoint, std::string* host, int* port);
+
+class KvConnection {
+ public:
+  // Connects within `timeout`; throws apache::thrift::transport::TTransportException.
+  KvConnection(const std::string& host, int port, std::chrono::milliseconds timeout);
+  ~KvConnection();
+  KvConnection(const KvConnection&) = delete;
+  KvConnection& operator=(const KvConnection&) = delete;
+
+  // Send and receive timeout of the next call. A call must not outlive its
+  // caller's deadline, so each attempt sets what is left of it.
+  void SetCallTimeout(std::chrono::milliseconds timeout);
+  kvraft::thrift::KvServiceClient& rpc() { return rpc_; }
+
+ private:
+  std::shared_ptr<apache::thrift::transport::TSocket> socket_;
+  std::shared_ptr<apache::thrift::transport::TTransport> transport_;
+  kvraft::thrift::KvServiceClient rpc_;
+  int callTimeoutMs_ = -1;  // what the socket is set to; -1: not yet set
+};
+
+class ConnectionPool {
+ public:
+  explicit ConnectionPool(std::string endpoint);
+
+  const std::string& endpoint() const { return endpoint_; }
+
+  // An idle connection if there is one (`*reused` = true), else a new one
+  // connected within `timeout`. Throws TTransportException when the node
+  // cannot be reached (or the endpoint is not host:port).
+  std::unique_ptr<KvConnection> Take(std::chrono::milliseconds timeout, bool* reused);
+  // Gives back a connection whose last call completed.
+  void Return(std::unique_ptr<KvConnection> connection);
+  // Closes the idle connections: after one failed, the others were most
+  // likely cut by the same restart of the node.
+  void DropIdle();
+
+ private:
+  // Enough for the calls a busy process keeps in flight to one node; more
+  // are closed when they come back rather than held open forever.
+  static constexpr size_t kMaxIdle = 64;
+
+  const std::string endpoint_;
+  std::string host_;
+  int port_ = 0;
+  bool valid_ = false;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<KvConnection>> idle_;
+};
+
+}  // namespace kvraft::client

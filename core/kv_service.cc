@@ -1,0 +1,232 @@
+#include "core/kv_service.h"
+
+#include <glog/logging.h>
+
+#include <chrono>
+
+#include "statemachine/reply.h"
+
+namespace kvraft::core {
+namespace {
+
+using statemachine::Command;
+using statemachine::Operation;
+using statemachine::ReplyCode;
+
+void Set(thrift::Result* result, thrift::Code::type code, std::string message) {
+  result->code = code;
+  result->message = std::move(message);
+}
+
+thrift::Code::type ToWireCode(ReplyCode code) {
+  switch (code) {
+    case ReplyCode::kOk: return thrift::Code::OK;
+    case ReplyCode::kNotFound: return thrift::Code::NOT_FOUND;
+    case ReplyCode::kCasFailed: return thrift::Code::CAS_FAILED;
+    case ReplyCode::kSessionExpired: return thrift::Code::SESSION_EXPIRED;
+    case ReplyCode::kStaleSequence: return thrift::Code::STALE_SEQUENCE;
+    case ReplyCode::kInvalidArgument: return thrift::Code::INVALID_ARGUMENT;
+    case ReplyCode::kSkipped: break;  // never the answer to a new proposal
+  }
+  return thrift::Code::UNAVAILABLE;
+}
+
+uint64_t NowMs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+Command SessionCommand(Operation op, const thrift::Session& session) {
+  Command c;
+  c.op = op;
+  c.clientId = static_cast<uint64_t>(session.clientId);
+  c.sequence = static_cast<uint64_t>(session.sequence);
+  c.firstOutstanding = static_cast<uint64_t>(session.firstOutstanding);
+  return c;
+}
+
+}  // namespace
+
+bool KvServiceHandler::CheckKey(const std::string& key, thrift::Result* result) const {
+  if (key.empty()) {
+    Set(result, thrift::Code::INVALID_ARGUMENT, "the key is empty; keys are 1 or more bytes");
+    return false;
+  }
+  if (key.size() > options_.maxKeyBytes) {
+    Set(result, thrift::Code::TOO_LARGE,
+        "the key is " + std::to_string(key.size()) + " bytes; this cluster's limit is " +
+            std::to_string(options_.maxKeyBytes) + " (--max_key_bytes)");
+    return false;
+  }
+  return true;
+}
+
+bool KvServiceHandler::CheckValue(const std::string& value, const char* what, thrift::Result* result) const {
+  if (value.size() > options_.maxValueBytes) {
+    Set(result, thrift::Code::TOO_LARGE,
+        std::string("the ") + what + " is " + std::to_string(value.size()) +
+            " bytes; this cluster's limit is " + std::to_string(options_.maxValueBytes) +
+            " (--max_value_bytes)");
+    return false;
+  }
+  return true;
+}
+
+bool KvServiceHandler::CheckSession(const thrift::Session& session, thrift::Result* result) const {
+  if (session.clientId <= 0 || session.sequence <= 0 || session.firstOutstanding <= 0 ||
+      session.firstOutstanding > session.sequence) {
+    Set(result, thrift::Code::INVALID_ARGUMENT,
+        "a write needs a session: clientId from RegisterClient, sequence >= 1, and "
+        "1 <= firstOutstanding <= sequence");
+    return false;
+  }
+  return true;
+}
+
+void KvServiceHandler::SetFailure(Node::Outcome outcome, const std::string& message,
+                                  thrift::Result* result) const {
+  switch (outcome) {
+    case Node::Outcome::kDone: Set(result, thrift::Code::OK, ""); return;
+    case Node::Outcome::kNotLeader: {
+      Set(result, thrift::Code::NOT_LEADER, message);
+      const raft::NodeId leader = node_->leaderHint();
+      if (leader != node_->cluster().self) {
+        result->leaderId = static_cast<int64_t>(leader);
+        result->leaderAddress = node_->cluster().ClientAddressOf(leader);
+      }
+      return;
+    }
+    case Node::Outcome::kTimeout: Set(result, thrift::Code::TIMEOUT, message); return;
+    case Node::Outcome::kUnavailable: Set(result, thrift::Code::UNAVAILABLE, message); return;
+  }
+}
+
+void KvServiceHandler::Write(Command command, thrift::WriteResponse* out) {
+  command.leaderTimeMs = NowMs();
+  const auto deadline = Clock::now() + options_.requestTimeout;
+  Node::ProposeResult r = node_->Propose(statemachine::EncodeCommand(command), deadline);
+  if (r.outcome != Node::Outcome::kDone) return SetFailure(r.outcome, r.message, &out->result);
+  Set(&out->result, ToWireCode(r.reply.code), r.reply.message);
+  if (r.reply.code == ReplyCode::kCasFailed && r.reply.value) out->__set_current(*r.reply.value);
+}
+
+bool KvServiceHandler::ReadyToRead(bool stale, thrift::Result* result) {
+  if (stale) return true;
+  Node::ReadResult r = node_->WaitReadable(Clock::now() + options_.requestTimeout);
+  if (r.outcome == Node::Outcome::kDone) return true;
+  SetFailure(r.outcome, r.message, result);
+  return false;
+}
+
+void KvServiceHandler::RegisterClient(thrift::RegisterClientResponse& out) {
+  Command c;
+  c.op = Operation::kRegisterClient;
+  c.leaderTimeMs = NowMs();
+  Node::ProposeResult r =
+      node_->Propose(statemachine::EncodeCommand(c), Clock::now() + options_.requestTimeout);
+  if (r.outcome != Node::Outcome::kDone) return SetFailure(r.outcome, r.message, &out.result);
+  Set(&out.result, ToWireCode(r.reply.code), r.reply.message);
+  out.clientId = static_cast<int64_t>(r.reply.clientId);
+}
+
+void KvServiceHandler::Get(thrift::GetResponse& out, const thrift::GetRequest& request) {
+  if (!CheckKey(request.key, &out.result) || !ReadyToRead(request.stale, &out.result)) return;
+  statemachine::Reply reply;
+  kvraft::Status s = node_->kv().Get(request.key, &reply);
+  if (!s.ok()) {
+    LOG(ERROR) << "read failed: " << s.ToString();
+    return Set(&out.result, thrift::Code::UNAVAILABLE, "this node cannot read its state: " + s.message());
+  }
+  Set(&out.result, ToWireCode(reply.code), reply.message);
+  if (reply.code == ReplyCode::kOk && reply.value) out.__set_value(*reply.value);
+}
+
+void KvServiceHandler::Put(thrift::WriteResponse& out, const thrift::PutRequest& request) {
+  WriteValue(Operation::kPut, request.session, request.key, request.value, &out);
+}
+
+void KvServiceHandler::Append(thrift::WriteResponse& out, const thrift::AppendRequest& request) {
+  WriteValue(Operation::kAppend, request.session, request.key, request.value, &out);
+}
+
+void KvServiceHandler::WriteValue(Operation op, const thrift::Session& session, const std::string& key,
+                                  const std::string& value, thrift::WriteResponse* out) {
+  if (!CheckSession(session, &out->result) || !CheckKey(key, &out->result) ||
+      !CheckValue(value, "value", &out->result)) {
+    return;
+  }
+  Command c = SessionCommand(op, session);
+  c.key = key;
+  c.value = value;
+  Write(c, out);
+}
+
+void KvServiceHandler::Delete(thrift::WriteResponse& out, const thrift::DeleteRequest& request) {
+  if (!CheckSession(request.session, &out.result) || !CheckKey(request.key, &out.result)) return;
+  Command c = SessionCommand(Operation::kDelete, request.session);
+  c.key = request.key;
+  Write(c, &out);
+}
+
+void KvServiceHandler::CompareAndSwap(thrift::WriteResponse& out,
+                                      const thrift::CompareAndSwapRequest& request) {
+  if (!CheckSession(request.session, &out.result) || !CheckKey(request.key, &out.result) ||
+      !CheckValue(request.value, "value", &out.result) ||
+      (request.__isset.expected && !CheckValue(request.expected, "expected value", &out.result))) {
+    return;
+  }
+  Command c = SessionCommand(Operation::kCompareAndSwap, request.session);
+  c.key = request.key;
+  c.value = request.value;
+  if (request.__isset.expected) c.expected = std::string_view(request.expected);
+  Write(c, &out);
+}
+
+void KvServiceHandler::Range(thrift::RangeResponse& out, const thrift::RangeRequest& request) {
+  // One byte over the key limit is allowed: the way to continue a range
+  // after its last key is to start from that key plus a 0 byte.
+  const size_t maxBound = options_.maxKeyBytes + 1;
+  if (request.startKey.size() > maxBound || request.endKey.size() > maxBound) {
+    return Set(&out.result, thrift::Code::TOO_LARGE,
+               "a range bound is over this cluster's key limit of " +
+                   std::to_string(options_.maxKeyBytes) + " bytes (--max_key_bytes)");
+  }
+  if (request.limit < 0) {
+    return Set(&out.result, thrift::Code::INVALID_ARGUMENT, "limit is negative; use 0 for the node's maximum");
+  }
+  if (!ReadyToRead(request.stale, &out.result)) return;
+  statemachine::Reply reply;
+  kvraft::Status s = node_->kv().Range(request.startKey, request.endKey, static_cast<uint64_t>(request.limit), &reply);
+  if (!s.ok()) {
+    LOG(ERROR) << "range read failed: " << s.ToString();
+    return Set(&out.result, thrift::Code::UNAVAILABLE, "this node cannot read its state: " + s.message());
+  }
+  Set(&out.result, ToWireCode(reply.code), reply.message);
+  out.items.reserve(reply.range.size());
+  for (statemachine::KeyValue& kv : reply.range) {
+    thrift::KeyValue& item = out.items.emplace_back();
+    item.key = std::move(kv.key);
+    item.value = std::move(kv.value);
+  }
+  out.more = reply.rangeMore;
+}
+
+void KvServiceHandler::Status(thrift::NodeStatus& out) {
+  const Node::StatusInfo info = node_->status();
+  const ClusterConfig& cluster = node_->cluster();
+  Set(&out.result, thrift::Code::OK, "");
+  out.nodeId = static_cast<int64_t>(cluster.self);
+  out.clusterId = cluster.clusterId;
+  out.role = raft::RoleName(info.role);
+  out.term = static_cast<int64_t>(info.term);
+  out.leaderId = static_cast<int64_t>(info.leader);
+  out.leaderAddress = cluster.ClientAddressOf(info.leader);
+  out.commitIndex = static_cast<int64_t>(info.commitIndex);
+  out.appliedIndex = static_cast<int64_t>(info.appliedIndex);
+  out.lastLogIndex = static_cast<int64_t>(info.lastLogIndex);
+  out.snapshotIndex = static_cast<int64_t>(info.snapshotIndex);
+  for (raft::NodeId v : info.voters) out.voters.push_back(static_cast<int64_t>(v));
+}
+
+}  // namespace kvraft::core

@@ -1,0 +1,344 @@
+#include "core/node.h"
+
+#include <glog/logging.h>
+
+#include <algorithm>
+#include <filesystem>
+
+namespace kvraft::core {
+
+Status Node::Open(Options options, std::unique_ptr<Node>* out) {
+  std::error_code ec;
+  std::filesystem::create_directories(options.dataDir, ec);
+  if (ec) {
+    return Status::IOError("cannot create data directory " + options.dataDir + ": " + ec.message());
+  }
+  std::unique_ptr<Node> node(new Node(std::move(options)));
+  const Options& o = node->options_;
+
+  raft::RocksDbStorage::Options storageOptions;
+  storageOptions.dir = o.dataDir + "/raft";
+  storageOptions.clusterId = o.cluster.clusterId;
+  storageOptions.nodeId = o.cluster.self;
+  storageOptions.voters = o.cluster.Voters();
+  storageOptions.tailCacheBytes = o.logCacheBytes;
+  Status s = raft::RocksDbStorage::Open(storageOptions, &node->storage_);
+  if (!s.ok()) return s.Annotate("opening the raft log");
+
+  KvReplica::Options replicaOptions = o.replica;
+  replicaOptions.dataDir = o.dataDir;
+  s = KvReplica::Open(replicaOptions, node->storage_.get(), &node->replica_);
+  if (!s.ok()) return s.Annotate("opening the kv state");
+
+  const std::vector<raft::NodeId> stored = node->storage_->Snapshot().voters;
+  if (stored != o.cluster.Voters()) {
+    std::string ids;
+    for (raft::NodeId id : stored) ids += (ids.empty() ? "" : ",") + std::to_string(id);
+    return Status::InvalidArgument("the data in " + o.dataDir + " belongs to a cluster of nodes {" +
+                                   ids + "}, but --peers lists a different set; membership changes " +
+                                   "are not supported: start with the original --peers");
+  }
+
+  raft::Config config;
+  config.id = o.cluster.self;
+  config.voters = o.cluster.Voters();
+  config.electionTick = o.electionTicks;
+  config.heartbeatTick = o.heartbeatTicks;
+  // Election timeouts must differ between nodes and between runs.
+  config.randomSeed = (static_cast<uint64_t>(Clock::now().time_since_epoch().count()) << 8) ^ o.cluster.self;
+  node->core_ = std::make_unique<raft::Raft>(config, node->storage_.get(), &node->replica_->snapshots());
+
+  for (raft::NodeId id : o.cluster.Voters()) {
+    if (id != o.cluster.self) node->peers_[id] = std::make_unique<PeerSender>(o.cluster, id, o.peer);
+  }
+  node->PublishStatus();
+  const raft::HardState hs = node->storage_->InitialHardState();
+  LOG(INFO) << "node " << o.cluster.self << " of cluster '" << o.cluster.clusterId << "' opened "
+            << o.dataDir << ": term " << hs.currentTerm << ", log " << node->storage_->FirstIndex()
+            << ".." << node->storage_->LastIndex() << ", commit " << hs.commitIndex << ", applied "
+            << node->replica_->kv().AppliedIndex();
+  out->reset(node.release());
+  return Status::Ok();
+}
+
+Node::~Node() { Stop(); }
+
+void Node::Start() {
+  for (auto& [id, peer] : peers_) peer->Start();
+  loop_ = std::thread([this] { Run(); });
+}
+
+void Node::BeginShutdown() {
+  std::lock_guard<std::mutex> lock(mu_);
+  shuttingDown_ = true;
+  wake_.notify_all();
+}
+
+void Node::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    shuttingDown_ = true;
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (loop_.joinable()) loop_.join();
+  for (auto& [id, peer] : peers_) peer->Stop();
+}
+
+void Node::Deliver(std::vector<raft::Message> messages, uint64_t bytes) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return;
+    if (inbox_.messageBytes + bytes > options_.maxInboxBytes) {
+      LOG_EVERY_N(WARNING, 100) << "dropping " << messages.size()
+                                << " raft messages: the loop is behind by " << inbox_.messageBytes
+                                << " bytes of peer messages";
+      return;
+    }
+    inbox_.messageBytes += bytes;
+    for (raft::Message& m : messages) inbox_.messages.push_back(std::move(m));
+  }
+  wake_.notify_one();
+}
+
+Node::ProposeResult Node::Propose(std::string command, Clock::time_point deadline) {
+  auto done = std::make_shared<std::promise<ProposeResult>>();
+  std::future<ProposeResult> result = done->get_future();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (shuttingDown_) return {Outcome::kUnavailable, {}, "the node is shutting down; try another node"};
+    if (inbox_.proposals.size() >= options_.maxPendingProposals) {
+      return {Outcome::kUnavailable, {}, "the node has too many commands waiting to enter the log; retry later"};
+    }
+    inbox_.proposals.push_back({std::move(command), std::move(done)});
+  }
+  wake_.notify_one();
+  if (result.wait_until(deadline) != std::future_status::ready) {
+    return {Outcome::kTimeout, {},
+            "the command was not applied within the request timeout; it may still be: retry with the "
+            "same sequence number"};
+  }
+  return result.get();
+}
+
+Node::ReadResult Node::WaitReadable(Clock::time_point deadline) {
+  auto done = std::make_shared<std::promise<ReadResult>>();
+  std::future<ReadResult> result = done->get_future();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (shuttingDown_) return {Outcome::kUnavailable, "the node is shutting down; try another node"};
+    inbox_.reads.push_back(std::move(done));
+  }
+  wake_.notify_one();
+  if (result.wait_until(deadline) != std::future_status::ready) {
+    return {Outcome::kTimeout, "the leader could not confirm its leadership within the request timeout"};
+  }
+  return result.get();
+}
+
+Node::StatusInfo Node::status() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return status_;
+}
+
+raft::NodeId Node::leaderHint() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return status_.leader;
+}
+
+void Node::Run() {
+  const auto tick = std::chrono::milliseconds(options_.tickMs);
+  Clock::time_point nextTick = Clock::now() + tick;
+  Inbox in;
+  bool failedForShutdown = false;  // the waiting calls were answered UNAVAILABLE
+  while (true) {
+    bool shuttingDown = false;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      wake_.wait_until(lock, nextTick, [&] {
+        return stopping_ || !inbox_.Empty() || (shuttingDown_ && !failedForShutdown);
+      });
+      if (stopping_) break;
+      std::swap(in, inbox_);
+      inbox_.messageBytes = 0;
+      shuttingDown = shuttingDown_;
+      if (shuttingDown) {
+        // Answer whatever was queued and everything waiting, once.
+        for (PendingProposal& p : in.proposals) {
+          p.done->set_value({Outcome::kUnavailable, {}, "the node is shutting down; try another node"});
+        }
+        in.proposals.clear();
+        for (ReadPromise& r : in.reads) r->set_value({Outcome::kUnavailable, "the node is shutting down"});
+        in.reads.clear();
+      }
+    }
+    if (shuttingDown && !failedForShutdown) {
+      FailWaiters(Outcome::kUnavailable, "the node is shutting down; try another node");
+      failedForShutdown = true;
+    }
+    TakeInput(in);
+    const Clock::time_point now = Clock::now();
+    // Ticks count real time; after a long stall (a slow disk, SIGSTOP) the
+    // missed ticks still happen, but not more than an election's worth.
+    int due = 0;
+    while (nextTick <= now && due < 2 * options_.electionTicks) {
+      core_->Tick();
+      nextTick += tick;
+      ++due;
+    }
+    if (nextTick <= now) nextTick = now + tick;
+    while (core_->HasReady()) HandleReady();
+  }
+  FailWaiters(Outcome::kUnavailable, "the node stopped");
+}
+
+void Node::TakeInput(Inbox& in) {
+  for (const raft::Message& m : in.messages) {
+    Status s = core_->Step(m);
+    if (!s.ok()) VLOG(1) << "ignored a " << raft::MessageTypeName(m.type) << " from " << m.from << ": " << s.ToString();
+  }
+  in.messages.clear();
+  for (PendingProposal& p : in.proposals) {
+    uint64_t index = 0, term = 0;
+    Status s = core_->Propose(std::move(p.command), &index, &term);
+    if (!s.ok()) {
+      p.done->set_value({Outcome::kNotLeader, {}, NotLeaderMessage()});
+      continue;
+    }
+    waiters_[index] = Waiter{term, std::move(p.done)};
+  }
+  in.proposals.clear();
+  for (ReadPromise& r : in.reads) {
+    const uint64_t id = nextReadId_++;
+    Status s = core_->ReadIndex(id);
+    if (!s.ok()) {
+      r->set_value({Outcome::kNotLeader, NotLeaderMessage()});
+      continue;
+    }
+    readsAwaitingIndex_[id] = std::move(r);
+  }
+  in.reads.clear();
+}
+
+void Node::HandleReady() {
+  raft::Ready rd = core_->GetReady();
+  if (rd.softState) {
+    const raft::Role was = role_;
+    role_ = rd.softState->role;  // the core logs the change
+    if (was == raft::Role::kLeader && role_ != raft::Role::kLeader) {
+      FailWaiters(Outcome::kNotLeader, NotLeaderMessage());
+    }
+  }
+  SendAll(rd.eagerMessages);
+
+  // Durable writes, in the order types.h requires.
+  Status s = replica_->InstallFromReady(rd);
+  if (!s.ok()) LOG(FATAL) << "cannot install the snapshot received from the leader: " << s.ToString();
+  if (rd.hardState || !rd.entries.empty()) {
+    s = storage_->Save(rd.hardState ? &*rd.hardState : nullptr, rd.entries);
+    if (!s.ok()) LOG(FATAL) << "cannot write the raft log: " << s.ToString();
+  }
+  if (rd.hardState) {
+    // A proposal of an older term can no longer be committed under that
+    // term by this node; the caller retries.
+    for (auto it = waiters_.begin(); it != waiters_.end();) {
+      if (it->second.term < rd.hardState->currentTerm) {
+        it->second.done->set_value({Outcome::kNotLeader, {}, NotLeaderMessage()});
+        it = waiters_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  SendAll(rd.messages);
+
+  ApplyCommitted(rd.committedEntries);
+  ServeReads(rd);
+  core_->Advance(rd);
+  bool took = false;
+  s = replica_->MaybeSnapshot(core_->voters(), &took);
+  if (!s.ok()) LOG(FATAL) << "cannot take a snapshot: " << s.ToString();
+  PublishStatus();
+}
+
+void Node::ApplyCommitted(const std::vector<raft::Entry>& committed) {
+  const uint64_t applied = replica_->kv().AppliedIndex();
+  std::vector<raft::Entry> toApply;
+  for (const raft::Entry& e : committed) {
+    if (e.index > applied) toApply.push_back(e);
+  }
+  if (toApply.empty()) return;
+  std::vector<statemachine::Reply> replies;
+  Status s = replica_->Apply(toApply, &replies);
+  if (!s.ok()) LOG(FATAL) << "cannot apply committed entries: " << s.ToString();
+  for (size_t i = 0; i < toApply.size(); ++i) {
+    auto it = waiters_.find(toApply[i].index);
+    if (it == waiters_.end()) continue;
+    if (it->second.term == toApply[i].term) {
+      it->second.done->set_value({Outcome::kDone, std::move(replies[i]), {}});
+    } else {
+      it->second.done->set_value({Outcome::kNotLeader, {}, NotLeaderMessage()});
+    }
+    waiters_.erase(it);
+  }
+}
+
+void Node::ServeReads(const raft::Ready& rd) {
+  for (const raft::ReadState& r : rd.readStates) {
+    auto it = readsAwaitingIndex_.find(r.requestId);
+    if (it == readsAwaitingIndex_.end()) continue;
+    readsAwaitingApply_.emplace(r.index, std::move(it->second));
+    readsAwaitingIndex_.erase(it);
+  }
+  for (uint64_t id : rd.droppedReads) {
+    auto it = readsAwaitingIndex_.find(id);
+    if (it == readsAwaitingIndex_.end()) continue;
+    it->second->set_value({Outcome::kNotLeader, NotLeaderMessage()});
+    readsAwaitingIndex_.erase(it);
+  }
+  const uint64_t applied = replica_->kv().AppliedIndex();
+  auto end = readsAwaitingApply_.upper_bound(applied);
+  for (auto it = readsAwaitingApply_.begin(); it != end; ++it) it->second->set_value({Outcome::kDone, {}});
+  readsAwaitingApply_.erase(readsAwaitingApply_.begin(), end);
+}
+
+void Node::SendAll(const std::vector<raft::Message>& messages) {
+  for (const raft::Message& m : messages) {
+    auto it = peers_.find(m.to);
+    if (it != peers_.end()) it->second->Send(m);
+  }
+}
+
+void Node::FailWaiters(Outcome outcome, const std::string& why) {
+  for (auto& [index, w] : waiters_) w.done->set_value({outcome, {}, why});
+  waiters_.clear();
+  for (auto& [id, r] : readsAwaitingIndex_) r->set_value({outcome, why});
+  readsAwaitingIndex_.clear();
+  for (auto& [index, r] : readsAwaitingApply_) r->set_value({outcome, why});
+  readsAwaitingApply_.clear();
+}
+
+void Node::PublishStatus() {
+  StatusInfo info;
+  info.role = core_ ? core_->role() : raft::Role::kFollower;
+  info.term = core_ ? core_->currentTerm() : 0;
+  info.leader = core_ ? core_->leader() : raft::kNoNode;
+  info.commitIndex = core_ ? core_->commitIndex() : 0;
+  info.appliedIndex = replica_->kv().AppliedIndex();
+  info.lastLogIndex = storage_->LastIndex();
+  info.snapshotIndex = storage_->Snapshot().lastIncludedIndex;
+  info.voters = core_ ? core_->voters() : options_.cluster.Voters();
+  std::lock_guard<std::mutex> lock(mu_);
+  status_ = std::move(info);
+}
+
+std::string Node::NotLeaderMessage() const {
+  const raft::NodeId leader = core_->leader();
+  if (leader == raft::kNoNode || leader == options_.cluster.self) {
+    return "node " + std::to_string(options_.cluster.self) + " is not the leader and knows of none; retry another node";
+  }
+  return "node " + std::to_string(options_.cluster.self) + " is not the leader; the leader is node " +
+         std::to_string(leader) + " at " + options_.cluster.ClientAddressOf(leader);
+}
+
+}  // namespace kvraft::core

@@ -1,0 +1,171 @@
+#pragma once
+// Node: one running kvraft replica. It owns the Raft core, the RocksDB log
+// store, the kv replica and the links to its peers, and runs the loop that
+// drives the core (DESIGN.md, "The node at run time"):
+//
+//   wait for input or the next tick
+//   -> step peer messages, propose commands, start ReadIndex rounds, tick
+//   -> for each Ready: send eager messages; install a snapshot; persist
+//      hard state and entries in one synced write; send the messages that
+//      promise durability; apply committed entries and answer the calls
+//      waiting on them; serve confirmed reads; Advance; compact if due.
+//
+// Only the loop thread touches the core and the stores' write side. Thrift
+// handler threads talk to it through Propose() and WaitReadable(), which
+// queue work for the loop and block until it answers or a deadline passes;
+// they read the kv state directly (KvStateMachine reads are thread-safe).
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/cluster_config.h"
+#include "core/kv_replica.h"
+#include "core/peer_sender.h"
+#include "raftlog/raft.h"
+#include "raftlog/rocksdb_storage.h"
+#include "raftlog/status.h"
+#include "statemachine/reply.h"
+
+namespace kvraft::core {
+
+using Clock = std::chrono::steady_clock;
+
+class Node {
+ public:
+  struct Options {
+    ClusterConfig cluster;
+    std::string dataDir;
+    // Raft timing: a tick every tickMs; election timeout electionTicks..2x
+    // that; a heartbeat every heartbeatTicks.
+    int tickMs = 10;
+    int electionTicks = 10;
+    int heartbeatTicks = 1;
+    uint64_t logCacheBytes = 16 << 20;        // RocksDbStorage::Options::tailCacheBytes
+    KvReplica::Options replica;               // dataDir is filled in by Open
+    PeerSender::Options peer;
+    // Peer messages waiting for the loop, in bytes: past this the newest are
+    // dropped (Raft retransmits) rather than letting memory grow.
+    uint64_t maxInboxBytes = 256 << 20;
+    // Proposals waiting to enter the log: past this, new ones get UNAVAILABLE.
+    size_t maxPendingProposals = 100000;
+  };
+
+  // Opens (or creates) the stores in options.dataDir. Starts nothing.
+  static Status Open(Options options, std::unique_ptr<Node>* out);
+  ~Node();  // Stop()s
+
+  // Starts the loop and the peer links.
+  void Start();
+  // New calls and every waiting call get UNAVAILABLE from now on; the loop
+  // keeps running so peers are still served until Stop().
+  void BeginShutdown();
+  // Stops the loop and the peer links and closes the stores cleanly.
+  void Stop();
+
+  // From peer connections: messages for the core.
+  void Deliver(std::vector<raft::Message> messages, uint64_t bytes);
+
+  // The outcome of a call that waited on the loop.
+  enum class Outcome {
+    kDone,         // applied (Propose) or readable (WaitReadable)
+    kNotLeader,    // not the leader, or lost leadership first: see leaderHint()
+    kTimeout,      // the deadline passed first; a proposal may still be applied
+    kUnavailable,  // shutting down, or too much queued
+  };
+  struct ProposeResult {
+    Outcome outcome = Outcome::kUnavailable;
+    statemachine::Reply reply;  // kDone: what applying the command answered
+    std::string message;        // otherwise: why
+  };
+  // Appends `command` (an EncodeCommand result) to the log and waits until
+  // its own entry is applied at the index it was given. If another entry
+  // lands there, or this node stops being leader first, kNotLeader.
+  ProposeResult Propose(std::string command, Clock::time_point deadline);
+
+  struct ReadResult {
+    Outcome outcome = Outcome::kUnavailable;
+    std::string message;
+  };
+  // Waits until a linearizable read may be served here: this node was the
+  // leader when the read arrived, a quorum confirmed it still is (ReadIndex),
+  // and the state machine has applied up to that read index.
+  ReadResult WaitReadable(Clock::time_point deadline);
+
+  const statemachine::KvStateMachine& kv() const { return replica_->kv(); }
+  const ClusterConfig& cluster() const { return options_.cluster; }
+
+  struct StatusInfo {
+    raft::Role role = raft::Role::kFollower;
+    uint64_t term = 0;
+    raft::NodeId leader = raft::kNoNode;
+    uint64_t commitIndex = 0;
+    uint64_t appliedIndex = 0;
+    uint64_t lastLogIndex = 0;
+    uint64_t snapshotIndex = 0;
+    std::vector<raft::NodeId> voters;
+  };
+  StatusInfo status() const;
+  // The leader as last seen by the loop (kNoNode: unknown).
+  raft::NodeId leaderHint() const;
+
+ private:
+  struct PendingProposal {
+    std::string command;
+    std::shared_ptr<std::promise<ProposeResult>> done;
+  };
+  struct Waiter {
+    uint64_t term;
+    std::shared_ptr<std::promise<ProposeResult>> done;
+  };
+  using ReadPromise = std::shared_ptr<std::promise<ReadResult>>;
+  // What handler threads queue for the loop.
+  struct Inbox {
+    std::vector<raft::Message> messages;
+    uint64_t messageBytes = 0;
+    std::vector<PendingProposal> proposals;
+    std::vector<ReadPromise> reads;
+    bool Empty() const { return messages.empty() && proposals.empty() && reads.empty(); }
+  };
+
+  explicit Node(Options options) : options_(std::move(options)) {}
+  void Run();
+  void TakeInput(Inbox& in);
+  void HandleReady();
+  void ApplyCommitted(const std::vector<raft::Entry>& committed);
+  void ServeReads(const raft::Ready& rd);
+  void SendAll(const std::vector<raft::Message>& messages);
+  void FailWaiters(Outcome outcome, const std::string& why);
+  void PublishStatus();
+  std::string NotLeaderMessage() const;
+
+  const Options options_;
+  std::unique_ptr<raft::RocksDbStorage> storage_;
+  std::unique_ptr<KvReplica> replica_;
+  std::unique_ptr<raft::Raft> core_;
+  std::map<raft::NodeId, std::unique_ptr<PeerSender>> peers_;
+  std::thread loop_;
+
+  // Handler threads -> loop.
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  Inbox inbox_;          // under mu_
+  bool stopping_ = false;      // under mu_: the loop exits
+  bool shuttingDown_ = false;  // under mu_: calls are refused
+  StatusInfo status_;          // under mu_: published by the loop
+
+  // Loop thread only.
+  std::map<uint64_t, Waiter> waiters_;  // proposals by log index
+  uint64_t nextReadId_ = 1;
+  std::map<uint64_t, ReadPromise> readsAwaitingIndex_;  // by ReadIndex request id
+  std::multimap<uint64_t, ReadPromise> readsAwaitingApply_;  // by read index
+  raft::Role role_ = raft::Role::kFollower;
+};
+
+}  // namespace kvraft::core

@@ -1,0 +1,221 @@
+#include "tests/client/fake_kv_node.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <future>
+#include <mutex>
+
+#include <glog/logging.h>
+#include <thrift/concurrency/ThreadFactory.h>
+#include <thrift/concurrency/ThreadManager.h>
+#include <thrift/protocol/TBinaryProtocol.h>
+#include <thrift/server/TNonblockingServer.h>
+#include <thrift/transport/TNonblockingServerSocket.h>
+
+namespace kvraft::client::testing {
+
+using apache::thrift::concurrency::ThreadFactory;
+using apache::thrift::concurrency::ThreadManager;
+using apache::thrift::protocol::TBinaryProtocolFactory;
+using apache::thrift::server::TNonblockingServer;
+using apache::thrift::server::TServerEventHandler;
+using apache::thrift::transport::TNonblockingServerSocket;
+
+namespace {
+
+// Thrift reports refused connects and server start-up on stderr; the tests
+// provoke the former on purpose.
+void QuietThrift() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    apache::thrift::GlobalOutput.setOutputFunction([](const char* msg) { VLOG(1) << msg; });
+  });
+}
+
+}  // namespace
+
+void Gate::Open() {
+  std::lock_guard<std::mutex> lock(mu_);
+  open_ = true;
+  cv_.notify_all();
+}
+
+bool Gate::Wait() {
+  std::unique_lock<std::mutex> lock(mu_);
+  return cv_.wait_for(lock, kPatience, [this] { return open_; });
+}
+
+// serve() binds inside its own thread; preServe() is the first moment at
+// which the ephemeral port can be read.
+class FakeKvNode::Events : public TServerEventHandler {
+ public:
+  explicit Events(FakeKvNode* node) : node_(node) {}
+  void preServe() override { listening_.set_value(); }
+  void* createContext(std::shared_ptr<apache::thrift::protocol::TProtocol>,
+                      std::shared_ptr<apache::thrift::protocol::TProtocol>) override {
+    std::lock_guard<std::mutex> lock(node_->mu_);
+    ++node_->connections_;
+    return nullptr;
+  }
+  bool WaitUntilListening() {
+    return listening_.get_future().wait_for(kPatience) == std::future_status::ready;
+  }
+
+ private:
+  FakeKvNode* node_;
+  std::promise<void> listening_;
+};
+
+class FakeKvNode::Service : public wire::KvServiceIf {
+ public:
+  explicit Service(FakeKvNode* node) : node_(node) {}
+
+  void RegisterClient(wire::RegisterClientResponse& out) override {
+    int n;
+    {
+      std::lock_guard<std::mutex> lock(node_->mu_);
+      n = ++node_->registrations_;
+      node_->arrived_.notify_all();
+    }
+    if (node_->onRegister) return node_->onRegister(out);
+    out.clientId = n;
+  }
+
+  void Get(wire::GetResponse& out, const wire::GetRequest& request) override {
+    {
+      std::lock_guard<std::mutex> lock(node_->mu_);
+      node_->gets_.push_back(request);
+      node_->arrived_.notify_all();
+    }
+    if (node_->onGet) return node_->onGet(request, out);
+    out.result.code = wire::Code::NOT_FOUND;
+  }
+
+  void Put(wire::WriteResponse& out, const wire::PutRequest& request) override {
+    Write(WriteCall{"Put", request.session, request.key, request.value, std::nullopt}, out);
+  }
+  void Append(wire::WriteResponse& out, const wire::AppendRequest& request) override {
+    Write(WriteCall{"Append", request.session, request.key, request.value, std::nullopt}, out);
+  }
+  void Delete(wire::WriteResponse& out, const wire::DeleteRequest& request) override {
+    Write(WriteCall{"Delete", request.session, request.key, "", std::nullopt}, out);
+  }
+  void CompareAndSwap(wire::WriteResponse& out,
+                      const wire::CompareAndSwapRequest& request) override {
+    std::optional<std::string> expected;
+    if (request.__isset.expected) expected = request.expected;
+    Write(WriteCall{"CompareAndSwap", request.session, request.key, request.value, expected}, out);
+  }
+
+  void Range(wire::RangeResponse& out, const wire::RangeRequest& request) override {
+    {
+      std::lock_guard<std::mutex> lock(node_->mu_);
+      ++node_->ranges_;
+    }
+    if (node_->onRange) node_->onRange(request, out);
+  }
+
+  void Status(wire::NodeStatus& out) override {
+    if (node_->onStatus) return node_->onStatus(out);
+    out.nodeId = node_->nodeId;
+    out.role = "leader";
+    out.leaderId = node_->nodeId;
+  }
+
+ private:
+  void Write(const WriteCall& call, wire::WriteResponse& out) {
+    {
+      std::lock_guard<std::mutex> lock(node_->mu_);
+      node_->writes_.push_back(call);
+      node_->arrived_.notify_all();
+    }
+    if (node_->onWrite) node_->onWrite(call, out);
+  }
+
+  FakeKvNode* node_;
+};
+
+FakeKvNode::FakeKvNode() { QuietThrift(); }
+
+FakeKvNode::~FakeKvNode() { Stop(); }
+
+void FakeKvNode::Start() {
+  // Enough workers that handlers a test holds back do not stall the rest.
+  workers_ = ThreadManager::newSimpleThreadManager(8);
+  workers_->threadFactory(std::make_shared<ThreadFactory>());
+  workers_->start();
+  auto processor =
+      std::make_shared<wire::KvServiceProcessor>(std::make_shared<Service>(this));
+  auto socket = std::make_shared<TNonblockingServerSocket>("127.0.0.1", 0);
+  server_ = std::make_shared<TNonblockingServer>(
+      processor, std::make_shared<TBinaryProtocolFactory>(), socket, workers_);
+  auto events = std::make_shared<Events>(this);
+  server_->setServerEventHandler(events);
+  serving_ = std::thread([this] { server_->serve(); });
+  CHECK(events->WaitUntilListening()) << "the fake node did not start listening";
+  port_ = server_->getListenPort();
+  CHECK_GT(port_, 0);
+}
+
+void FakeKvNode::Stop() {
+  if (!server_) return;
+  server_->stop();
+  serving_.join();
+  workers_->stop();
+  server_.reset();
+  workers_.reset();
+}
+
+std::string FakeKvNode::endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
+
+int FakeKvNode::registrations() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return registrations_;
+}
+
+std::vector<WriteCall> FakeKvNode::writes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return writes_;
+}
+
+std::vector<wire::GetRequest> FakeKvNode::gets() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return gets_;
+}
+
+int FakeKvNode::ranges() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ranges_;
+}
+
+int FakeKvNode::connections() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return connections_;
+}
+
+bool FakeKvNode::WaitForWrites(size_t n) const {
+  std::unique_lock<std::mutex> lock(mu_);
+  return arrived_.wait_for(lock, kPatience, [&] { return writes_.size() >= n; });
+}
+
+ClosedPort::ClosedPort() {
+  fd_ = socket(AF_INET, SOCK_STREAM, 0);
+  PCHECK(fd_ >= 0) << "socket";
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  PCHECK(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) << "bind";
+  socklen_t len = sizeof addr;
+  PCHECK(getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0) << "getsockname";
+  port_ = ntohs(addr.sin_port);
+}
+
+ClosedPort::~ClosedPort() { close(fd_); }
+
+std::string ClosedPort::endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
+
+}  // namespace kvraft::client::testing
