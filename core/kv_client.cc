@@ -216,7 +216,7 @@ bool KvClient::Impl::Call(const CallSpec& spec, Deadline deadline, Send send, Re
           return true;
         case wire::Code::NOT_LEADER:
           endpoints_.ForgetLeader(node);
-          outcomeUnknown |= spec.write;
+          outcomeUnknown |= spec.write && !answer.notInLog;
           if (!answer.leaderAddress.empty() && answer.leaderAddress != node->endpoint()) {
             hinted = endpoints_.Learn(answer.leaderAddress);
             outcome = "not the leader; it named " + answer.leaderAddress;
@@ -231,7 +231,7 @@ bool KvClient::Impl::Call(const CallSpec& spec, Deadline deadline, Send send, Re
           outcome = "answered TIMEOUT: " + answer.message;
           break;
         case wire::Code::UNAVAILABLE:
-          outcomeUnknown |= spec.write;
+          outcomeUnknown |= spec.write && !answer.notInLog;
           leaderlessAnswer = true;
           outcome = "answered UNAVAILABLE: " + answer.message;
           break;

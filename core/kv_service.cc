@@ -31,6 +31,14 @@ thrift::Code::type ToWireCode(ReplyCode code) {
   return thrift::Code::UNAVAILABLE;
 }
 
+// Bad input changes nothing and the server keeps serving; the log says what
+// was refused, at most every few seconds so that a misbehaving client
+// cannot flood it.
+void Refuse(thrift::Result* result, thrift::Code::type code, std::string message) {
+  LOG_EVERY_T(WARNING, 5) << "refused a client request (" << thrift::to_string(code) << "): " << message;
+  Set(result, code, std::move(message));
+}
+
 uint64_t NowMs() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                    std::chrono::system_clock::now().time_since_epoch())
@@ -50,11 +58,11 @@ Command SessionCommand(Operation op, const thrift::Session& session) {
 
 bool KvServiceHandler::CheckKey(const std::string& key, thrift::Result* result) const {
   if (key.empty()) {
-    Set(result, thrift::Code::INVALID_ARGUMENT, "the key is empty; keys are 1 or more bytes");
+    Refuse(result, thrift::Code::INVALID_ARGUMENT, "the key is empty; keys are 1 or more bytes");
     return false;
   }
   if (key.size() > options_.maxKeyBytes) {
-    Set(result, thrift::Code::TOO_LARGE,
+    Refuse(result, thrift::Code::TOO_LARGE,
         "the key is " + std::to_string(key.size()) + " bytes; this cluster's limit is " +
             std::to_string(options_.maxKeyBytes) + " (--max_key_bytes)");
     return false;
@@ -64,7 +72,7 @@ bool KvServiceHandler::CheckKey(const std::string& key, thrift::Result* result) 
 
 bool KvServiceHandler::CheckValue(const std::string& value, const char* what, thrift::Result* result) const {
   if (value.size() > options_.maxValueBytes) {
-    Set(result, thrift::Code::TOO_LARGE,
+    Refuse(result, thrift::Code::TOO_LARGE,
         std::string("the ") + what + " is " + std::to_string(value.size()) +
             " bytes; this cluster's limit is " + std::to_string(options_.maxValueBytes) +
             " (--max_value_bytes)");
@@ -76,7 +84,7 @@ bool KvServiceHandler::CheckValue(const std::string& value, const char* what, th
 bool KvServiceHandler::CheckSession(const thrift::Session& session, thrift::Result* result) const {
   if (session.clientId <= 0 || session.sequence <= 0 || session.firstOutstanding <= 0 ||
       session.firstOutstanding > session.sequence) {
-    Set(result, thrift::Code::INVALID_ARGUMENT,
+    Refuse(result, thrift::Code::INVALID_ARGUMENT,
         "a write needs a session: clientId from RegisterClient, sequence >= 1, and "
         "1 <= firstOutstanding <= sequence");
     return false;
@@ -106,7 +114,11 @@ void KvServiceHandler::Write(Command command, thrift::WriteResponse* out) {
   command.leaderTimeMs = NowMs();
   const auto deadline = Clock::now() + options_.requestTimeout;
   Node::ProposeResult r = node_->Propose(statemachine::EncodeCommand(command), deadline);
-  if (r.outcome != Node::Outcome::kDone) return SetFailure(r.outcome, r.message, &out->result);
+  if (r.outcome != Node::Outcome::kDone) {
+    SetFailure(r.outcome, r.message, &out->result);
+    out->result.notInLog = !r.inLog;
+    return;
+  }
   Set(&out->result, ToWireCode(r.reply.code), r.reply.message);
   if (r.reply.code == ReplyCode::kCasFailed && r.reply.value) out->__set_current(*r.reply.value);
 }
@@ -125,7 +137,11 @@ void KvServiceHandler::RegisterClient(thrift::RegisterClientResponse& out) {
   c.leaderTimeMs = NowMs();
   Node::ProposeResult r =
       node_->Propose(statemachine::EncodeCommand(c), Clock::now() + options_.requestTimeout);
-  if (r.outcome != Node::Outcome::kDone) return SetFailure(r.outcome, r.message, &out.result);
+  if (r.outcome != Node::Outcome::kDone) {
+    SetFailure(r.outcome, r.message, &out.result);
+    out.result.notInLog = !r.inLog;
+    return;
+  }
   Set(&out.result, ToWireCode(r.reply.code), r.reply.message);
   out.clientId = static_cast<int64_t>(r.reply.clientId);
 }
@@ -188,12 +204,12 @@ void KvServiceHandler::Range(thrift::RangeResponse& out, const thrift::RangeRequ
   // after its last key is to start from that key plus a 0 byte.
   const size_t maxBound = options_.maxKeyBytes + 1;
   if (request.startKey.size() > maxBound || request.endKey.size() > maxBound) {
-    return Set(&out.result, thrift::Code::TOO_LARGE,
+    return Refuse(&out.result, thrift::Code::TOO_LARGE,
                "a range bound is over this cluster's key limit of " +
                    std::to_string(options_.maxKeyBytes) + " bytes (--max_key_bytes)");
   }
   if (request.limit < 0) {
-    return Set(&out.result, thrift::Code::INVALID_ARGUMENT, "limit is negative; use 0 for the node's maximum");
+    return Refuse(&out.result, thrift::Code::INVALID_ARGUMENT, "limit is negative; use 0 for the node's maximum");
   }
   if (!ReadyToRead(request.stale, &out.result)) return;
   statemachine::Reply reply;

@@ -116,7 +116,8 @@ Node::ProposeResult Node::Propose(std::string command, Clock::time_point deadlin
   if (result.wait_until(deadline) != std::future_status::ready) {
     return {Outcome::kTimeout, {},
             "the command was not applied within the request timeout; it may still be: retry with the "
-            "same sequence number"};
+            "same sequence number",
+            true};
   }
   return result.get();
 }
@@ -243,7 +244,7 @@ void Node::HandleReady() {
     // term by this node; the caller retries.
     for (auto it = waiters_.begin(); it != waiters_.end();) {
       if (it->second.term < rd.hardState->currentTerm) {
-        it->second.done->set_value({Outcome::kNotLeader, {}, NotLeaderMessage()});
+        it->second.done->set_value({Outcome::kNotLeader, {}, NotLeaderMessage(), true});
         it = waiters_.erase(it);
       } else {
         ++it;
@@ -275,9 +276,9 @@ void Node::ApplyCommitted(const std::vector<raft::Entry>& committed) {
     auto it = waiters_.find(toApply[i].index);
     if (it == waiters_.end()) continue;
     if (it->second.term == toApply[i].term) {
-      it->second.done->set_value({Outcome::kDone, std::move(replies[i]), {}});
+      it->second.done->set_value({Outcome::kDone, std::move(replies[i]), {}, true});
     } else {
-      it->second.done->set_value({Outcome::kNotLeader, {}, NotLeaderMessage()});
+      it->second.done->set_value({Outcome::kNotLeader, {}, NotLeaderMessage(), true});
     }
     waiters_.erase(it);
   }
@@ -310,7 +311,7 @@ void Node::SendAll(const std::vector<raft::Message>& messages) {
 }
 
 void Node::FailWaiters(Outcome outcome, const std::string& why) {
-  for (auto& [index, w] : waiters_) w.done->set_value({outcome, {}, why});
+  for (auto& [index, w] : waiters_) w.done->set_value({outcome, {}, why, true});
   waiters_.clear();
   for (auto& [id, r] : readsAwaitingIndex_) r->set_value({outcome, why});
   readsAwaitingIndex_.clear();

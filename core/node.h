@@ -83,6 +83,9 @@ class Node {
     Outcome outcome = Outcome::kUnavailable;
     statemachine::Reply reply;  // kDone: what applying the command answered
     std::string message;        // otherwise: why
+    // Otherwise: the command entered this node's log (and so may still be
+    // applied), or was refused before that.
+    bool inLog = false;
   };
   // Appends `command` (an EncodeCommand result) to the log and waits until
   // its own entry is applied at the index it was given. If another entry

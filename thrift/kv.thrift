@@ -51,6 +51,10 @@ struct Result {
   3: i64 leaderId,
   // NOT_LEADER: that leader's client address, host:port ("" if unknown).
   4: string leaderAddress,
+  // NOT_LEADER, UNAVAILABLE: true when this node refused the command before
+  // it entered its log, so this attempt did not apply it (false: it may
+  // have, or the call was a read).
+  5: bool notInLog,
 }
 
 struct Session {

@@ -18,6 +18,7 @@ namespace {
 
 using std::chrono::milliseconds;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using Clock = std::chrono::steady_clock;
 
 constexpr milliseconds kShortTimeout{300};
@@ -50,6 +51,28 @@ TEST(Deadline, AWriteWithNoLeaderTimesOutAndMayHaveBeenApplied) {
   // Every attempt was the same write.
   for (const WriteCall& w : a.writes()) EXPECT_EQ(w.session.sequence, 1);
   for (const WriteCall& w : b.writes()) EXPECT_EQ(w.session.sequence, 1);
+}
+
+TEST(Deadline, AWriteEveryNodeRefusedBeforeItsLogIsUnavailable) {
+  // Nodes that say the command never entered their log (notInLog) leave no
+  // doubt about it: the write was not applied, so the call is unavailable,
+  // not timed out.
+  auto refuse = [](const WriteCall&, wire::WriteResponse& out) {
+    NoLeader(out.result);
+    out.result.notInLog = true;
+  };
+  FakeKvNode a;
+  a.onWrite = refuse;
+  a.Start();
+  FakeKvNode b;
+  b.onWrite = refuse;
+  b.Start();
+
+  KvClient client(TestOptions({a.endpoint(), b.endpoint()}, kShortTimeout));
+  Result put = client.Put("k", "v");
+  EXPECT_EQ(put.code, Code::kUnavailable) << put.ToString();
+  EXPECT_THAT(put.message, Not(HasSubstr("may or may not have been applied")));
+  EXPECT_GT(a.writes().size() + b.writes().size(), 1u) << "it kept trying until the deadline";
 }
 
 TEST(Deadline, AReadWithNoLeaderIsUnavailable) {
