@@ -243,6 +243,38 @@ void KvServiceHandler::Status(thrift::NodeStatus& out) {
   out.lastLogIndex = static_cast<int64_t>(info.lastLogIndex);
   out.snapshotIndex = static_cast<int64_t>(info.snapshotIndex);
   for (raft::NodeId v : info.voters) out.voters.push_back(static_cast<int64_t>(v));
+  for (const Node::PeerInfo& p : info.peers) {
+    thrift::PeerProgress& w = out.peers.emplace_back();
+    w.nodeId = static_cast<int64_t>(p.id);
+    w.matchIndex = static_cast<int64_t>(p.matchIndex);
+    w.nextIndex = static_cast<int64_t>(p.nextIndex);
+    w.state = p.state;
+  }
+}
+
+void KvServiceHandler::SnapshotNow(thrift::AdminResponse& out) {
+  uint64_t index = 0;
+  kvraft::Status s = node_->SnapshotNow(Clock::now() + options_.requestTimeout, &index);
+  if (!s.ok()) {
+    LOG(WARNING) << "snapshot-now failed: " << s.ToString();
+    return Set(&out.result, thrift::Code::UNAVAILABLE, "the snapshot failed: " + s.ToString());
+  }
+  Set(&out.result, thrift::Code::OK, "");
+  out.snapshotIndex = static_cast<int64_t>(index);
+  out.detail = "node " + std::to_string(node_->cluster().self) + " has a snapshot through index " +
+               std::to_string(index) + " and its log is compacted through it";
+  LOG(INFO) << out.detail << " (snapshot-now)";
+}
+
+void KvServiceHandler::Compact(thrift::AdminResponse& out) {
+  kvraft::Status s = node_->CompactStorage();
+  if (!s.ok()) {
+    LOG(WARNING) << "compact failed: " << s.ToString();
+    return Set(&out.result, thrift::Code::UNAVAILABLE, "the compaction failed: " + s.ToString());
+  }
+  Set(&out.result, thrift::Code::OK, "");
+  out.detail = "node " + std::to_string(node_->cluster().self) +
+               " compacted its raft log store and kv instance";
 }
 
 }  // namespace kvraft::core

@@ -33,6 +33,8 @@ class KvServiceHandler : public thrift::KvServiceIf {
   void CompareAndSwap(thrift::WriteResponse& out, const thrift::CompareAndSwapRequest& request) override;
   void Range(thrift::RangeResponse& out, const thrift::RangeRequest& request) override;
   void Status(thrift::NodeStatus& out) override;
+  void SnapshotNow(thrift::AdminResponse& out) override;
+  void Compact(thrift::AdminResponse& out) override;
 
  private:
   // Fills `result` and returns false if `key` (and `value`, if given) break

@@ -137,6 +137,40 @@ Node::ReadResult Node::WaitReadable(Clock::time_point deadline) {
   return result.get();
 }
 
+Status Node::SnapshotNow(Clock::time_point deadline, uint64_t* index) {
+  auto done = std::make_shared<std::promise<Status>>();
+  std::future<Status> result = done->get_future();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (shuttingDown_) return Status::Unavailable("the node is shutting down");
+    inbox_.tasks.push_back([this, done] {
+      Status s = replica_->Snapshot(core_->voters());
+      if (s.ok()) PublishStatus();
+      done->set_value(s);
+    });
+  }
+  wake_.notify_one();
+  if (result.wait_until(deadline) != std::future_status::ready) {
+    return Status::Unavailable("the snapshot did not finish within the request timeout; it may still finish");
+  }
+  Status s;
+  try {
+    s = result.get();
+  } catch (const std::future_error&) {  // the loop stopped before running it
+    return Status::Unavailable("the node stopped before it took the snapshot");
+  }
+  if (!s.ok()) return s;
+  auto latest = replica_->LatestSnapshot();
+  *index = latest ? latest->appliedIndex : 0;
+  return Status::Ok();
+}
+
+Status Node::CompactStorage() {
+  Status s = storage_->CompactStorage();
+  if (s.ok()) s = replica_->kv().CompactStorage();
+  return s;
+}
+
 Node::StatusInfo Node::status() const {
   std::lock_guard<std::mutex> lock(mu_);
   return status_;
@@ -219,6 +253,8 @@ void Node::TakeInput(Inbox& in) {
     readsAwaitingIndex_[id] = std::move(r);
   }
   in.reads.clear();
+  for (std::function<void()>& task : in.tasks) task();
+  in.tasks.clear();
 }
 
 void Node::HandleReady() {
@@ -329,6 +365,13 @@ void Node::PublishStatus() {
   info.lastLogIndex = storage_->LastIndex();
   info.snapshotIndex = storage_->Snapshot().lastIncludedIndex;
   info.voters = core_ ? core_->voters() : options_.cluster.Voters();
+  if (info.role == raft::Role::kLeader) {
+    for (raft::NodeId id : info.voters) {
+      const raft::Progress* p = core_->progress(id);
+      if (p == nullptr) continue;  // this node
+      info.peers.push_back({id, p->matchIndex, p->nextIndex, raft::ProgressStateName(p->state)});
+    }
+  }
   std::lock_guard<std::mutex> lock(mu_);
   status_ = std::move(info);
 }

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <future>
 #include <map>
 #include <memory>
@@ -104,6 +105,13 @@ class Node {
   const statemachine::KvStateMachine& kv() const { return replica_->kv(); }
   const ClusterConfig& cluster() const { return options_.cluster; }
 
+  // The leader's view of one follower.
+  struct PeerInfo {
+    raft::NodeId id = raft::kNoNode;
+    uint64_t matchIndex = 0;
+    uint64_t nextIndex = 0;
+    const char* state = "";
+  };
   struct StatusInfo {
     raft::Role role = raft::Role::kFollower;
     uint64_t term = 0;
@@ -113,8 +121,17 @@ class Node {
     uint64_t lastLogIndex = 0;
     uint64_t snapshotIndex = 0;
     std::vector<raft::NodeId> voters;
+    std::vector<PeerInfo> peers;  // leader only
   };
   StatusInfo status() const;
+
+  // Operators' commands (kvadmin). SnapshotNow takes a snapshot at the
+  // applied index on the loop (between Readys, like the automatic ones) and
+  // compacts the log through it; *index is the index the latest snapshot
+  // covers afterwards. CompactStorage compacts both RocksDB instances on the
+  // calling thread.
+  Status SnapshotNow(Clock::time_point deadline, uint64_t* index);
+  Status CompactStorage();
   // The leader as last seen by the loop (kNoNode: unknown).
   raft::NodeId leaderHint() const;
 
@@ -134,7 +151,8 @@ class Node {
     uint64_t messageBytes = 0;
     std::vector<PendingProposal> proposals;
     std::vector<ReadPromise> reads;
-    bool Empty() const { return messages.empty() && proposals.empty() && reads.empty(); }
+    std::vector<std::function<void()>> tasks;  // run on the loop between Readys
+    bool Empty() const { return messages.empty() && proposals.empty() && reads.empty() && tasks.empty(); }
   };
 
   explicit Node(Options options) : options_(std::move(options)) {}

@@ -101,14 +101,6 @@ class GlogInfoLogger : public rocksdb::Logger {
   }
 };
 
-std::vector<rocksdb::ColumnFamilyDescriptor> ColumnFamilies() {
-  return {
-      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
-      {RocksDbStorage::kLogColumnFamily, RocksDbStorage::LogColumnFamilyOptions()},
-      {RocksDbStorage::kMetaColumnFamily, RocksDbStorage::MetaColumnFamilyOptions()},
-  };
-}
-
 // An open instance with our column families; closes itself.
 struct OpenDb {
   rocksdb::DB* db = nullptr;
@@ -671,6 +663,26 @@ Status RocksDbStorage::InstallSnapshot(const SnapshotMeta& meta) {
   std::lock_guard<std::mutex> l(mu_);
   hardState_ = hs;
   VLOG(1) << "raft log store " << options_.dir << ": installed snapshot at " << index;
+  return Status::Ok();
+}
+
+std::vector<rocksdb::ColumnFamilyDescriptor> RocksDbStorage::ColumnFamilies() {
+  return {
+      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
+      {kLogColumnFamily, LogColumnFamilyOptions()},
+      {kMetaColumnFamily, MetaColumnFamilyOptions()},
+  };
+}
+
+Status RocksDbStorage::CompactStorage() {
+  for (rocksdb::ColumnFamilyHandle* h : {log_, meta_}) {
+    rocksdb::Status s = db_->CompactRange(rocksdb::CompactRangeOptions(), h, nullptr, nullptr);
+    if (!s.ok()) {
+      return Status::IOError("compaction of " + options_.dir + " column family " + h->GetName() +
+                             ": " + s.ToString());
+    }
+  }
+  LOG(INFO) << "compacted the raft log store " << options_.dir;
   return Status::Ok();
 }
 

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include <rocksdb/db.h>
 #include <rocksdb/options.h>
 
 #include "raftlog/storage.h"
@@ -127,11 +128,19 @@ class RocksDbStorage : public Storage {
 
   const std::string& dir() const { return options_.dir; }
 
+  // Compacts both column families (reclaims the space of entries a
+  // snapshot or a conflicting suffix removed); the log does not change.
+  // Writes go on meanwhile. For operators (kvadmin compact).
+  Status CompactStorage();
+
   // The RocksDB options the store runs with. Public so that the benchmark
   // measures raw RocksDB tuned exactly the same way.
   static rocksdb::DBOptions DbOptions();
   static rocksdb::ColumnFamilyOptions LogColumnFamilyOptions();
   static rocksdb::ColumnFamilyOptions MetaColumnFamilyOptions();
+  // Every column family with its options, in handle order: default, log,
+  // meta. Read-only inspectors open the store with exactly these.
+  static std::vector<rocksdb::ColumnFamilyDescriptor> ColumnFamilies();
 
  private:
   // What Open() reads and checks before the store goes live.

@@ -41,7 +41,41 @@ bool ParseNumberedName(const std::string& name, const std::string& prefix, uint6
   return v != 0;
 }
 
+// LIVE's contents: "<generation name>\n".
+Status ReadLiveNumber(const std::string& dir, uint64_t* n) {
+  std::string contents;
+  Status s = ReadSmallFile(dir + "/" + kLiveFile, 64, &contents);
+  if (!s.ok()) return s;
+  if (contents.empty() || contents.back() != '\n' ||
+      !ParseNumberedName(contents.substr(0, contents.size() - 1), kGenerationPrefix, n)) {
+    return Status::Corruption("kv directory " + dir + ": " + kLiveFile +
+                              " does not name a generation (it is written only by rename, so "
+                              "the directory was changed by hand); restore it or remove " +
+                              dir + " and let the node fetch a snapshot");
+  }
+  if (!fs::is_directory(dir + "/" + NumberedName(kGenerationPrefix, *n))) {
+    return Status::Corruption("kv directory " + dir + ": " + kLiveFile + " names " +
+                              NumberedName(kGenerationPrefix, *n) + ", which is missing; remove " +
+                              dir + " and let the node fetch a snapshot");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
+
+Status ReadLivePointer(const std::string& kvDir, std::string* generationDir) {
+  std::error_code ec;
+  if (!fs::exists(kvDir + "/" + kLiveFile, ec)) {
+    return Status::NotFound("kv directory " + kvDir + " has no " + kLiveFile +
+                            " file naming its live generation (not a kvd data directory, or the "
+                            "node never started)");
+  }
+  uint64_t n = 0;
+  Status s = ReadLiveNumber(kvDir, &n);
+  if (!s.ok()) return s;
+  *generationDir = kvDir + "/" + NumberedName(kGenerationPrefix, n);
+  return Status::Ok();
+}
 
 const char* InstallStepName(InstallStep step) {
   switch (step) {
@@ -105,22 +139,9 @@ Status KvDirectory::Recover() {
   }
 
   if (hasLiveFile) {
-    std::string contents;
-    s = ReadSmallFile(dir_ + "/" + kLiveFile, 64, &contents);
-    if (!s.ok()) return s;
     uint64_t n = 0;
-    if (contents.empty() || contents.back() != '\n' ||
-        !ParseNumberedName(contents.substr(0, contents.size() - 1), kGenerationPrefix, &n)) {
-      return Status::Corruption("kv directory " + dir_ + ": " + kLiveFile +
-                                " does not name a generation (it is written only by rename, so "
-                                "the directory was changed by hand); restore it or remove " +
-                                dir_ + " and let the node fetch a snapshot");
-    }
-    if (!fs::is_directory(GenerationPath(n))) {
-      return Status::Corruption("kv directory " + dir_ + ": " + kLiveFile + " names " +
-                                NumberedName(kGenerationPrefix, n) + ", which is missing; remove " +
-                                dir_ + " and let the node fetch a snapshot");
-    }
+    s = ReadLiveNumber(dir_, &n);
+    if (!s.ok()) return s;
     live_ = n;
   } else if (generations.size() == 1) {
     // Only the very first generation can exist without LIVE: a crash came

@@ -39,6 +39,13 @@ const char* InstallStepName(InstallStep step);
 // Called before each step's action; a non-OK status stops the install there.
 using InstallHook = std::function<Status(InstallStep)>;
 
+// Reads <kvDir>/LIVE without changing anything: *generationDir is the
+// live generation's directory. NotFound if there is no LIVE file;
+// Corruption if it names no generation or a missing one. KvDirectory::Open
+// uses it, and so do read-only inspectors, which must not tidy the
+// directory the way Open does.
+Status ReadLivePointer(const std::string& kvDir, std::string* generationDir);
+
 class KvDirectory {
  public:
   // Opens `dir`, creating it if missing, and finishes what a crash left: the

@@ -549,6 +549,19 @@ Status KvStateMachine::Flush() {
   return Status::Ok();
 }
 
+Status KvStateMachine::CompactStorage() {
+  std::shared_lock<std::shared_mutex> lock(dbMu_);
+  if (!db_)
+    return Status::Aborted(
+        "the kv instance is closed after a failed snapshot install: restart the node");
+  for (rocksdb::ColumnFamilyHandle* h : db_->handles) {
+    rocksdb::Status s = db_->db->CompactRange(rocksdb::CompactRangeOptions(), h, nullptr, nullptr);
+    if (!s.ok()) return RocksFailure("compaction of column family " + h->GetName(), s);
+  }
+  LOG(INFO) << "compacted the kv instance";
+  return Status::Ok();
+}
+
 // ------------------------------------------------------------ snapshots
 
 Status KvStateMachine::CreateSnapshot(const std::string& dir, SnapshotInfo* out) {

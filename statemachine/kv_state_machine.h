@@ -136,6 +136,11 @@ class KvStateMachine {
   // has flushed on its own (never higher).
   uint64_t DurableAppliedIndex() const { return durableAppliedIndex_.load(); }
 
+  // Compacts every column family of the instance (reclaims the space of
+  // overwritten and deleted keys); the state does not change. Apply goes on
+  // meanwhile. For operators (kvadmin compact).
+  Status CompactStorage();
+
   // Reads of the current state, outside the log (ReadIndex): the same
   // replies as a Get or Range command applied now. A non-OK Status is a
   // storage failure.

@@ -11,25 +11,21 @@
 #include "statemachine/kv_state_machine.h"
 
 namespace kvraft::statemachine {
-namespace {
 
-std::string SnapName(uint64_t index, uint64_t term) {
+std::string SnapshotDirName(uint64_t index, uint64_t term) {
   return "snap-" + std::to_string(index) + "-" + std::to_string(term);
 }
 
-// Parses "snap-<index>-<term>"; false for any other name.
-bool ParseSnapName(const std::string& name, uint64_t* index, uint64_t* term) {
+bool ParseSnapshotDirName(const std::string& name, uint64_t* index, uint64_t* term) {
   unsigned long long i = 0, t = 0;
   int consumed = 0;
   if (std::sscanf(name.c_str(), "snap-%llu-%llu%n", &i, &t, &consumed) != 2) return false;
   if (static_cast<size_t>(consumed) != name.size()) return false;
-  if (name != SnapName(i, t)) return false;  // no leading zeros or signs: one name per snapshot
+  if (name != SnapshotDirName(i, t)) return false;  // no leading zeros or signs: one name per snapshot
   *index = i;
   *term = t;
   return true;
 }
-
-}  // namespace
 
 Status SnapshotStore::Open(const std::string& dir, std::unique_ptr<SnapshotStore>* out) {
   std::error_code ec;
@@ -53,7 +49,7 @@ Status SnapshotStore::Recover() {
   std::vector<std::string> remove;
   for (const std::string& name : names) {
     uint64_t index = 0, term = 0;
-    if (ParseSnapName(name, &index, &term)) {
+    if (ParseSnapshotDirName(name, &index, &term)) {
       if (newest && newest->appliedIndex >= index) {
         remove.push_back(name);
         continue;
@@ -110,7 +106,7 @@ Status SnapshotStore::Take(KvStateMachine& kv, SnapshotInfo* out) {
     RemovePath(tmp);
     return s;
   }
-  const std::string final = dir_ + "/" + SnapName(info.appliedIndex, info.appliedTerm);
+  const std::string final = dir_ + "/" + SnapshotDirName(info.appliedIndex, info.appliedTerm);
   s = RenamePath(tmp, final);
   if (s.ok()) s = SyncDirectory(dir_);
   if (!s.ok()) return s;

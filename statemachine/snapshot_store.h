@@ -28,6 +28,11 @@ namespace kvraft::statemachine {
 
 class KvStateMachine;
 
+// A snapshot's directory name, "snap-<index>-<term>", and its parse (false
+// for any other name, including ones with leading zeros or signs).
+std::string SnapshotDirName(uint64_t index, uint64_t term);
+bool ParseSnapshotDirName(const std::string& name, uint64_t* index, uint64_t* term);
+
 class SnapshotStore : public raft::SnapshotSource {
  public:
   // Opens `dir`, creating it if missing. It should be on the same file

@@ -132,6 +132,17 @@ struct RangeResponse {
   3: bool more,
 }
 
+// How the leader sees one follower's log (Figure 2's matchIndex and
+// nextIndex).
+struct PeerProgress {
+  1: i64 nodeId,
+  2: i64 matchIndex,
+  3: i64 nextIndex,
+  // "probe" (finding where the logs agree) or "replicate" (streaming);
+  // "snapshot" while one is being sent.
+  4: string state,
+}
+
 struct NodeStatus {
   1: Result result,
   2: i64 nodeId,
@@ -147,6 +158,17 @@ struct NodeStatus {
   // Entries up to here are compacted into the latest snapshot.
   11: i64 snapshotIndex,
   12: list<i64> voters,
+  // The leader only: each follower's progress.
+  13: list<PeerProgress> peers,
+}
+
+// snapshot-now and compact (kvadmin), on the node that receives them.
+struct AdminResponse {
+  1: Result result,
+  // SnapshotNow: the index the node's latest snapshot now covers.
+  2: i64 snapshotIndex,
+  // What was done, for people.
+  3: string detail,
 }
 
 service KvService {
@@ -158,4 +180,10 @@ service KvService {
   WriteResponse CompareAndSwap(1: CompareAndSwapRequest request),
   RangeResponse Range(1: RangeRequest request),
   NodeStatus Status(),
+  // Takes a snapshot at this node's applied index and compacts its log
+  // through it.
+  AdminResponse SnapshotNow(),
+  // Compacts this node's RocksDB instances (log and kv state) to reclaim
+  // space; the data does not change.
+  AdminResponse Compact(),
 }

@@ -16,6 +16,7 @@
 #include <thrift/Thrift.h>
 
 #include "core/kv_client.h"
+#include "tools/command_line.h"
 
 DEFINE_string(endpoints, "127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103",
               "Client addresses (host:port) of some or all nodes, comma-separated; the leader "
@@ -38,6 +39,9 @@ using kvraft::client::KvClient;
 using kvraft::client::NodeStatus;
 using kvraft::client::Result;
 using Json = nlohmann::json;
+using kvraft::tools::AsksForHelp;
+using kvraft::tools::ParseArgs;
+using kvraft::tools::SplitEndpoints;
 
 enum Exit {
   kExitOk = 0,
@@ -287,80 +291,6 @@ int RunCommand(KvClient& client, const std::string& command,
   return Status(client);
 }
 
-std::vector<std::string> SplitEndpoints(const std::string& list) {
-  std::vector<std::string> endpoints;
-  size_t from = 0;
-  while (from <= list.size()) {
-    size_t comma = list.find(',', from);
-    if (comma == std::string::npos) comma = list.size();
-    std::string e = list.substr(from, comma - from);
-    e.erase(0, e.find_first_not_of(" \t"));
-    e.erase(e.find_last_not_of(" \t") + 1);
-    if (!e.empty()) endpoints.push_back(e);
-    from = comma + 1;
-  }
-  return endpoints;
-}
-
-// gflags ends the process with status 1 on a flag it cannot parse, and 1
-// means "not found" here; and it moves the arguments it does not parse
-// behind those after "--", out of order. So the command line is read here
-// first: flags are checked (a bad one is a usage error like any other), and
-// the command and its arguments are collected in order.
-bool ParseArgs(int argc, char** argv, std::vector<std::string>* positional, std::string* error) {
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    if (arg == "--") {
-      positional->insert(positional->end(), argv + i + 1, argv + argc);
-      break;
-    }
-    if (arg.size() < 2 || arg[0] != '-') {
-      positional->emplace_back(arg);
-      continue;
-    }
-    arg.remove_prefix(arg[1] == '-' ? 2 : 1);
-    const size_t eq = arg.find('=');
-    const std::string name(arg.substr(0, eq));
-    std::optional<std::string> value;
-    if (eq != std::string_view::npos) value = std::string(arg.substr(eq + 1));
-    gflags::CommandLineFlagInfo info;
-    if (!gflags::GetCommandLineFlagInfo(name.c_str(), &info)) {
-      // --nojson is --json=false.
-      if (!value && name.starts_with("no") &&
-          gflags::GetCommandLineFlagInfo(name.substr(2).c_str(), &info) && info.type == "bool") {
-        continue;
-      }
-      *error = "unknown flag --" + name;
-      return false;
-    }
-    if (!value) {
-      if (info.type == "bool") continue;
-      if (i + 1 == argc) {
-        *error = "flag --" + name + " needs a value";
-        return false;
-      }
-      value = argv[++i];
-    }
-    // Setting it now only checks it: ParseCommandLineFlags sets the same value.
-    if (gflags::SetCommandLineOption(name.c_str(), value->c_str()).empty()) {
-      *error = "--" + name + "=" + *value + " is not a valid " + info.type;
-      return false;
-    }
-  }
-  return true;
-}
-
-bool AsksForHelp(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg == "--") return false;
-    if (arg == "-h" || arg == "-help" || arg == "--help" || arg == "-helpshort" ||
-        arg == "--helpshort") {
-      return true;
-    }
-  }
-  return false;
-}
 
 }  // namespace
 

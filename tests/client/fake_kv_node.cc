@@ -125,6 +125,10 @@ class FakeKvNode::Service : public wire::KvServiceIf {
     out.leaderId = node_->nodeId;
   }
 
+  // The client library never sends the operators' commands (kvadmin does).
+  void SnapshotNow(wire::AdminResponse& out) override { out.result.code = wire::Code::INVALID_ARGUMENT; }
+  void Compact(wire::AdminResponse& out) override { out.result.code = wire::Code::INVALID_ARGUMENT; }
+
  private:
   void Write(const WriteCall& call, wire::WriteResponse& out) {
     {
