@@ -13,7 +13,8 @@ DEFINE_int64(node_id, 0, "This node's id: one of the ids in --peers (required)."
 DEFINE_string(cluster_id, "", "The cluster's name; every node of a cluster has the same one, and "
                               "peers with another are refused (required).");
 DEFINE_string(peers, "", "Every member's Raft address, this node included, as "
-                         "ID=HOST:PORT,... (required). This node listens on its own.");
+                         "ID=HOST:PORT,... (required). This node listens on its own "
+                         "(or on --peer_listen).");
 DEFINE_string(client_addresses, "", "Every member's client address, as ID=HOST:PORT,... with the "
                                     "same ids as --peers (required). This node serves clients on its "
                                     "own; NOT_LEADER answers name the leader's.");
@@ -137,7 +138,8 @@ int main(int argc, char** argv) {
       "      --peers=1=10.0.0.1:7001,2=10.0.0.2:7001,3=10.0.0.3:7001 \\\n"
       "      --client_addresses=1=10.0.0.1:7101,2=10.0.0.2:7101,3=10.0.0.3:7101\n"
       "SIGTERM or SIGINT stops it cleanly (exit 0). Exit 2: bad flags or a data directory it "
-      "cannot use (the reason is printed).");
+      "cannot use (the reason is printed). A disk failure while running stops it at once "
+      "with a FATAL log line (abort); a restart recovers from what is on disk.");
   // A server's log is read while it runs: write each line out at once.
   FLAGS_logbufsecs = 0;
   gflags::ParseCommandLineFlags(&argc, &argv, true);

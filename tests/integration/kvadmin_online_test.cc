@@ -109,6 +109,15 @@ TEST_F(KvadminOnline, StatusNamesTheNodeThatDoesNotAnswer) {
 
 TEST_F(KvadminOnline, SnapshotNowCompactsOneNodesLog) {
   const int follower = leader_ % 3 + 1;
+  // The follower learns of the last commits a heartbeat after the leader:
+  // wait until it has applied all 30 writes.
+  kvraft::thrift::NodeStatus before;
+  for (const auto deadline = std::chrono::steady_clock::now() + 10s;;) {
+    ASSERT_TRUE(cluster_.Status(follower, &before));
+    if (before.appliedIndex >= 30) break;
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "node " << follower << " applied " << before.appliedIndex;
+    std::this_thread::sleep_for(10ms);
+  }
   const ProgramResult r = Kvadmin("snapshot-now", {cluster_.ClientEndpoint(follower)}, true);
   ASSERT_EQ(r.exitCode, 0) << r.output;
   const json j = ParseOrFail(r);
