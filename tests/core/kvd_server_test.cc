@@ -2,10 +2,7 @@
 // Thrift services and the client library, all threads at once, so that the
 // sanitizer build checks the concurrent code end to end. (The multi-process
 // tests in tests/integration/ and tests/faults/ cover crashes.)
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -15,23 +12,12 @@
 
 #include "core/kv_client.h"
 #include "core/kvd_server.h"
+#include "tests/integration/loopback_port.h"
 
 namespace kvraft::core {
 namespace {
 
 using namespace std::chrono_literals;
-
-int FreeLoopbackPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
 
 class InProcessCluster {
  public:
@@ -40,8 +26,8 @@ class InProcessCluster {
            ("kvd_server_test." + std::to_string(getpid()) + "." + std::to_string(counter_++));
     std::string peers, clients;
     for (int i = 1; i <= n; ++i) {
-      peerPorts_[i] = FreeLoopbackPort();
-      clientPorts_[i] = FreeLoopbackPort();
+      peerPorts_[i] = integration::ReserveLoopbackPort();
+      clientPorts_[i] = integration::ReserveLoopbackPort();
       peers += (i > 1 ? "," : "") + std::to_string(i) + "=127.0.0.1:" + std::to_string(peerPorts_[i]);
       clients += (i > 1 ? "," : "") + std::to_string(i) + "=127.0.0.1:" + std::to_string(clientPorts_[i]);
     }
