@@ -105,7 +105,9 @@ Status KvReplica::InstallFromReady(const raft::Ready& ready) {
                                 " holds state at index " +
                                 std::to_string(installed.appliedIndex));
     }
-    completed = chunk.done && ready.snapshot && chunk.meta == *ready.snapshot;
+    // Chunks of the leader's next snapshot may follow in the same Ready;
+    // they start staging it and do not undo this one.
+    if (chunk.done && ready.snapshot && chunk.meta == *ready.snapshot) completed = true;
   }
   if (!ready.snapshot) return Status::Ok();
   const raft::SnapshotMeta& meta = *ready.snapshot;

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "core/thread_name.h"
+
 namespace kvraft::core {
 
 Status Node::Open(Options options, std::unique_ptr<Node>* out) {
@@ -65,7 +67,10 @@ Node::~Node() { Stop(); }
 
 void Node::Start() {
   for (auto& [id, peer] : peers_) peer->Start();
-  loop_ = std::thread([this] { Run(); });
+  loop_ = std::thread([this] {
+    SetThreadName("raft-loop");
+    Run();
+  });
 }
 
 void Node::BeginShutdown() {
@@ -194,6 +199,7 @@ void Node::Run() {
         return stopping_ || !inbox_.Empty() || (shuttingDown_ && !failedForShutdown);
       });
       if (stopping_) break;
+      stats_.Woke();
       std::swap(in, inbox_);
       inbox_.messageBytes = 0;
       shuttingDown = shuttingDown_;
@@ -223,6 +229,11 @@ void Node::Run() {
     }
     if (nextTick <= now) nextTick = now + tick;
     while (core_->HasReady()) HandleReady();
+    if (VLOG_IS_ON(1) && now >= nextStatsLog_) {
+      const std::string summary = stats_.TakeSummary(now);
+      if (nextStatsLog_ != Clock::time_point{}) VLOG(1) << summary;
+      nextStatsLog_ = now + std::chrono::seconds(10);
+    }
   }
   FailWaiters(Outcome::kUnavailable, "the node stopped");
 }
@@ -233,6 +244,7 @@ void Node::TakeInput(Inbox& in) {
     if (!s.ok()) VLOG(1) << "ignored a " << raft::MessageTypeName(m.type) << " from " << m.from << ": " << s.ToString();
   }
   in.messages.clear();
+  stats_.Proposed(in.proposals.size());
   for (PendingProposal& p : in.proposals) {
     uint64_t index = 0, term = 0;
     Status s = core_->Propose(std::move(p.command), &index, &term);
@@ -261,7 +273,16 @@ void Node::HandleReady() {
   raft::Ready rd = core_->GetReady();
   if (rd.softState) {
     const raft::Role was = role_;
-    role_ = rd.softState->role;  // the core logs the change
+    role_ = rd.softState->role;
+    // Leadership changes are what an operator looks for first when
+    // latency jumps, so they are logged at INFO.
+    if (rd.softState->leader == raft::kNoNode) {
+      LOG(INFO) << "node " << options_.cluster.self << " is " << raft::RoleName(role_) << " at term "
+                << core_->currentTerm() << " and knows no leader";
+    } else {
+      LOG(INFO) << "node " << options_.cluster.self << " is " << raft::RoleName(role_) << " at term "
+                << core_->currentTerm() << "; the leader is node " << rd.softState->leader;
+    }
     if (was == raft::Role::kLeader && role_ != raft::Role::kLeader) {
       FailWaiters(Outcome::kNotLeader, NotLeaderMessage());
     }
@@ -272,8 +293,11 @@ void Node::HandleReady() {
   Status s = replica_->InstallFromReady(rd);
   if (!s.ok()) LOG(FATAL) << "cannot install the snapshot received from the leader: " << s.ToString();
   if (rd.hardState || !rd.entries.empty()) {
+    const Clock::time_point start = Clock::now();
+    const uint64_t syncedBefore = storage_->SyncedWrites();
     s = storage_->Save(rd.hardState ? &*rd.hardState : nullptr, rd.entries);
     if (!s.ok()) LOG(FATAL) << "cannot write the raft log: " << s.ToString();
+    NoteLogWrite(rd.entries.size(), storage_->SyncedWrites() != syncedBefore, Clock::now() - start);
   }
   if (rd.hardState) {
     // A proposal of an older term can no longer be committed under that
@@ -293,8 +317,16 @@ void Node::HandleReady() {
   ServeReads(rd);
   core_->Advance(rd);
   bool took = false;
+  const Clock::time_point snapshotStart = Clock::now();
   s = replica_->MaybeSnapshot(core_->voters(), &took);
   if (!s.ok()) LOG(FATAL) << "cannot take a snapshot: " << s.ToString();
+  if (took) {
+    // The loop does nothing else meanwhile: a long pause here is a pause in
+    // heartbeats and acknowledgements.
+    LOG(INFO) << "took a snapshot at index " << storage_->Snapshot().lastIncludedIndex << " and compacted the log in "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - snapshotStart).count()
+              << " ms";
+  }
   PublishStatus();
 }
 
@@ -306,8 +338,10 @@ void Node::ApplyCommitted(const std::vector<raft::Entry>& committed) {
   }
   if (toApply.empty()) return;
   std::vector<statemachine::Reply> replies;
+  const Clock::time_point start = Clock::now();
   Status s = replica_->Apply(toApply, &replies);
   if (!s.ok()) LOG(FATAL) << "cannot apply committed entries: " << s.ToString();
+  stats_.Applied(toApply.size(), Clock::now() - start);
   for (size_t i = 0; i < toApply.size(); ++i) {
     auto it = waiters_.find(toApply[i].index);
     if (it == waiters_.end()) continue;
@@ -337,6 +371,21 @@ void Node::ServeReads(const raft::Ready& rd) {
   auto end = readsAwaitingApply_.upper_bound(applied);
   for (auto it = readsAwaitingApply_.begin(); it != end; ++it) it->second->set_value({Outcome::kDone, {}});
   readsAwaitingApply_.erase(readsAwaitingApply_.begin(), end);
+}
+
+void Node::NoteLogWrite(size_t entries, bool synced, Clock::duration took) {
+  stats_.Saved(entries, synced, took);
+  // A write slower than the election timeout stalls heartbeats and votes:
+  // the usual reason for an election nobody asked for.
+  const auto electionTimeout = std::chrono::milliseconds(options_.tickMs * options_.electionTicks);
+  if (took < electionTimeout) return;
+  const Clock::time_point now = Clock::now();
+  if (now - lastSlowWriteWarning_ < std::chrono::seconds(10)) return;
+  lastSlowWriteWarning_ = now;
+  LOG(WARNING) << "writing " << entries << " log entries took "
+               << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+               << " ms, longer than the election timeout (" << electionTimeout.count()
+               << " ms): the disk is too slow for this timeout, and followers may start elections";
 }
 
 void Node::SendAll(const std::vector<raft::Message>& messages) {

@@ -28,6 +28,7 @@
 
 #include "core/cluster_config.h"
 #include "core/kv_replica.h"
+#include "core/loop_stats.h"
 #include "core/peer_sender.h"
 #include "raftlog/raft.h"
 #include "raftlog/rocksdb_storage.h"
@@ -162,6 +163,7 @@ class Node {
   void ApplyCommitted(const std::vector<raft::Entry>& committed);
   void ServeReads(const raft::Ready& rd);
   void SendAll(const std::vector<raft::Message>& messages);
+  void NoteLogWrite(size_t entries, bool synced, Clock::duration took);
   void FailWaiters(Outcome outcome, const std::string& why);
   void PublishStatus();
   std::string NotLeaderMessage() const;
@@ -187,6 +189,9 @@ class Node {
   std::map<uint64_t, ReadPromise> readsAwaitingIndex_;  // by ReadIndex request id
   std::multimap<uint64_t, ReadPromise> readsAwaitingApply_;  // by read index
   raft::Role role_ = raft::Role::kFollower;
+  LoopStats stats_;
+  Clock::time_point nextStatsLog_{};  // {}: not yet started
+  Clock::time_point lastSlowWriteWarning_{};
 };
 
 }  // namespace kvraft::core

@@ -9,6 +9,7 @@
 
 #include "RaftService.h"
 #include "core/raft_wire.h"
+#include "core/thread_name.h"
 
 namespace kvraft::core {
 
@@ -51,7 +52,12 @@ PeerSender::PeerSender(const ClusterConfig& cluster, raft::NodeId peer, const Op
 
 PeerSender::~PeerSender() { Stop(); }
 
-void PeerSender::Start() { thread_ = std::thread([this] { Run(); }); }
+void PeerSender::Start() {
+  thread_ = std::thread([this] {
+    SetThreadName("peer-to-" + std::to_string(peer_));
+    Run();
+  });
+}
 
 void PeerSender::Stop() {
   {

@@ -11,6 +11,8 @@
 #include <future>
 #include <string_view>
 
+#include "core/thread_name.h"
+
 namespace kvraft::core {
 
 using apache::thrift::concurrency::ThreadFactory;
@@ -56,7 +58,8 @@ Status ThriftServer::Start(std::shared_ptr<apache::thrift::TProcessorFactory> pr
   auto failed = std::make_shared<std::promise<std::string>>();
   std::future<std::string> failure = failed->get_future();
   TNonblockingServer* server = s->server_.get();
-  s->thread_ = std::thread([server, failed] {
+  s->thread_ = std::thread([server, failed, name = options.name] {
+    SetThreadName(name + "-io");
     try {
       server->serve();
     } catch (const std::exception& e) {

@@ -540,11 +540,22 @@ Status RocksDbStorage::Entries(uint64_t lo, uint64_t hi, uint64_t maxBytes,
 // ------------------------------------------------------------ writes
 
 Status RocksDbStorage::WriteSynced(rocksdb::WriteBatch* batch, const char* what) {
+  return Write(batch, /*sync=*/true, what);
+}
+
+Status RocksDbStorage::WriteUnsynced(rocksdb::WriteBatch* batch, const char* what) {
+  return Write(batch, /*sync=*/false, what);
+}
+
+Status RocksDbStorage::Write(rocksdb::WriteBatch* batch, bool sync, const char* what) {
   rocksdb::WriteOptions wo;
-  wo.sync = true;  // the caller reports this batch durable when we return
+  wo.sync = sync;  // synced: the caller reports this batch durable when we return
   rocksdb::Status s = db_->Write(wo, batch);
-  if (s.ok()) return Status::Ok();
-  failed_ = Status::IOError("raft log store " + options_.dir + ": the synced write of " + what +
+  if (s.ok()) {
+    if (sync) syncedWrites_.fetch_add(1, std::memory_order_relaxed);
+    return Status::Ok();
+  }
+  failed_ = Status::IOError("raft log store " + options_.dir + ": the " + (sync ? "synced " : "") + "write of " + what +
                             " failed: " + s.ToString() +
                             ". Nothing written after it is accepted; restart the node, which "
                             "reloads the log from disk (check the disk first)");
@@ -591,7 +602,15 @@ Status RocksDbStorage::Save(const HardState* hardState, const std::vector<Entry>
   }
   if (hardState != nullptr) batch.Put(meta_, std::string(kHardStateKey), EncodeHardState(*hardState));
 
-  Status s = WriteSynced(&batch, "a log batch");
+  // Entries, a term and a vote are promises to other nodes and must be on
+  // disk before any message says so. A commit index alone need not be:
+  // Figure 2 lists commitIndex as volatile state, the core never reads the
+  // stored one, and the kv state keeps its own applied index. Syncing it
+  // would cost every command a second fsync on every node.
+  const bool mustSync = !entries.empty() || hardState == nullptr ||
+                        hardState->currentTerm != hardState_.currentTerm ||
+                        hardState->votedFor != hardState_.votedFor;
+  Status s = mustSync ? WriteSynced(&batch, "a log batch") : WriteUnsynced(&batch, "a commit index");
   if (!s.ok()) return s;
 
   std::lock_guard<std::mutex> l(mu_);

@@ -12,6 +12,7 @@
 // while a write that removes entries (overwrite, compaction, install) is
 // in flight — with the removed entries already gone and the new ones not
 // yet there. It never sees half of a batch's new entries.
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -127,6 +128,8 @@ class RocksDbStorage : public Storage {
   Status CreateSnapshot(const SnapshotMeta& meta) override;
 
   const std::string& dir() const { return options_.dir; }
+  // How many writes were synced so far (Save syncs only what must be).
+  uint64_t SyncedWrites() const { return syncedWrites_.load(std::memory_order_relaxed); }
 
   // Compacts both column families (reclaims the space of entries a
   // snapshot or a conflicting suffix removed); the log does not change.
@@ -158,8 +161,13 @@ class RocksDbStorage : public Storage {
   // *out; `take` decides per entry whether to go on (the byte limit).
   template <typename Take>
   Status ReadFromDisk(uint64_t lo, uint64_t hi, Take take) const;
-  // Requires writeMu_. Writes `batch` synced; a failure poisons the store.
+  // Require writeMu_. Write `batch` synced or not (into the WAL, which
+  // the next synced write makes durable too); a failure poisons the store.
   Status WriteSynced(rocksdb::WriteBatch* batch, const char* what);
+  // For the node's loop statistics.
+  std::atomic<uint64_t> syncedWrites_{0};
+  Status WriteUnsynced(rocksdb::WriteBatch* batch, const char* what);
+  Status Write(rocksdb::WriteBatch* batch, bool sync, const char* what);
   // A Corruption status found by a read (its message names the entry),
   // with the directory and what to do; logged as well.
   Status ReadCorruption(const Status& why) const;

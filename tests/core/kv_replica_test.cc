@@ -555,6 +555,44 @@ TEST(KvReplica, ASnapshotMayArriveInTheSameReadyAsItsLastChunks) {
   EXPECT_EQ(c.follower.replica().LatestSnapshot()->appliedIndex, c.meta.lastIncludedIndex);
 }
 
+// A follower whose loop fell behind takes many messages in one step: the
+// last chunk of one snapshot, and then the first chunks of the leader's
+// next one, all in one Ready that installs the first. Seen with 1 MB
+// values: the later chunks made the install look unfinished and the node
+// stopped.
+TEST(KvReplica, ChunksOfTheNextSnapshotAfterTheCompletedOneInTheSameReadyDoNotUndoItsInstall) {
+  TempDir tmp;
+  LeaderAndFollower c(tmp, /*common=*/3, /*ahead=*/40);
+  const raft::SnapshotMeta first = c.meta;
+  const std::vector<raft::SnapshotChunk> firstChunks =
+      ReadChunks(c.leader.replica().snapshots(), first, 1024);
+
+  c.leader.CommitPuts(1, 100, 20, "next");
+  ASSERT_TRUE(c.leader.replica().Snapshot(kVoters).ok());
+  const raft::SnapshotMeta next = c.leader.log().Snapshot();
+  ASSERT_GT(next.lastIncludedIndex, first.lastIncludedIndex);
+  const std::vector<raft::SnapshotChunk> nextChunks =
+      ReadChunks(c.leader.replica().snapshots(), next, 1024);
+  ASSERT_GT(nextChunks.size(), 2u);
+
+  raft::Ready both;
+  both.snapshotChunks = firstChunks;
+  both.snapshotChunks.insert(both.snapshotChunks.end(), nextChunks.begin(), nextChunks.begin() + 2);
+  both.snapshot = first;
+  Status s = c.follower.replica().InstallFromReady(both);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(c.follower.Digest(), c.atSnapshot);
+  EXPECT_EQ(c.follower.log().Snapshot(), first);
+
+  raft::Ready rest;
+  rest.snapshotChunks.assign(nextChunks.begin() + 2, nextChunks.end());
+  rest.snapshot = next;
+  s = c.follower.replica().InstallFromReady(rest);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(c.follower.Digest(), c.leader.Digest());
+  EXPECT_EQ(c.follower.log().Snapshot(), next);
+}
+
 // The leader's snapshot may be replaced mid-transfer (kAborted from its
 // source): the core starts over at offset 0 with the new one, and what was
 // staged of the old one must not get in the way.
