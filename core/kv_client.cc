@@ -65,6 +65,8 @@ enum class Delivery {
   kNotConnected,    // the request was never sent
   kLost,            // sent, or may have been, and the connection failed
   kNoAnswerInTime,  // sent, and no reply within the attempt's timeout
+  kNoFreeConnection,  // not sent: this client's other calls held every
+                      // connection to the node (maxConnectionsPerEndpoint)
 };
 
 std::string Describe(const TTransportException& e, milliseconds timeout) {
@@ -143,7 +145,9 @@ Result FromAnswer(const wire::Result& answer) {
 
 class KvClient::Impl {
  public:
-  explicit Impl(Options options) : options_(std::move(options)), endpoints_(options_.endpoints) {}
+  explicit Impl(Options options)
+      : options_(std::move(options)),
+        endpoints_(options_.endpoints, options_.maxConnectionsPerEndpoint) {}
 
   Result Get(std::string_view key, bool stale);
   Result Put(std::string_view key, std::string_view value);
@@ -165,7 +169,7 @@ class KvClient::Impl {
   Delivery Attempt(ConnectionPool* node, milliseconds timeout, Send& send, Response* response,
                    std::string* outcome);
   Result Failure(const CallSpec& spec, const AttemptLog& log, bool outcomeUnknown,
-                 bool nodeTimedOut, bool leaderlessAnswer) const;
+                 bool nodeTimedOut, bool leaderlessAnswer, bool connectionsBusy) const;
 
   bool Register(Deadline deadline, int64_t* clientId, Result* failure);
   // One write of a session: `request.session` is filled in per attempt.
@@ -198,6 +202,7 @@ bool KvClient::Impl::Call(const CallSpec& spec, Deadline deadline, Send send, Re
   bool outcomeUnknown = false;    // a write reached a node that did not say it failed
   bool nodeTimedOut = false;      // a node took the request and did not finish it in time
   bool leaderlessAnswer = false;  // a node answered but could not serve: no leader, or busy
+  bool connectionsBusy = false;   // waited for one of this client's connections in vain
   size_t hopsWithoutPause = 0;
   for (int attempt = 1;; ++attempt) {
     const milliseconds remaining = Remaining(deadline);
@@ -206,6 +211,15 @@ bool KvClient::Impl::Call(const CallSpec& spec, Deadline deadline, Send send, Re
     const Delivery delivery =
         Attempt(node, std::min(options_.attemptTimeout, remaining), send, response, &outcome);
     ConnectionPool* hinted = nullptr;
+    if (delivery == Delivery::kNoFreeConnection) {
+      // Not the node's fault: the client's own calls hold its connections.
+      // Attempt already waited, so try the same node again at once.
+      connectionsBusy = true;
+      log.Add(node->endpoint(), outcome);
+      VLOG(1) << "KvClient: " << spec.what << " attempt " << attempt << " on "
+              << node->endpoint() << ": " << outcome;
+      continue;
+    }
     if (delivery == Delivery::kAnswered) {
       const wire::Result& answer = response->result;
       switch (core::RawEnum(answer.code)) {
@@ -262,7 +276,7 @@ bool KvClient::Impl::Call(const CallSpec& spec, Deadline deadline, Send send, Re
     if (pause.count() > 0) std::this_thread::sleep_for(pause);
     node = next;
   }
-  *failure = Failure(spec, log, outcomeUnknown, nodeTimedOut, leaderlessAnswer);
+  *failure = Failure(spec, log, outcomeUnknown, nodeTimedOut, leaderlessAnswer, connectionsBusy);
   return false;
 }
 
@@ -274,24 +288,42 @@ Delivery KvClient::Impl::Attempt(ConnectionPool* node, milliseconds timeout, Sen
   // try on a new connection before the node counts as failed; the request
   // may have arrived the first time, though, so that is what is reported if
   // the second try cannot even connect.
+  //
+  // A pool without a cap never waits, and its calls get the whole `timeout`
+  // each. In a capped pool the wait for a free connection (and the connect)
+  // comes out of `timeout`, and the call is sent with what is left of it.
+  const bool capped = node->maxOpen() > 0;
+  const Deadline attemptEnd = Clock::now() + timeout;
+  const auto busy = [&] {
+    return "all " + std::to_string(node->maxOpen()) +
+           " of the client's connections to the node stayed busy with its other calls for " +
+           std::to_string(timeout.count()) + " ms";
+  };
   std::string earlier;
   for (bool firstTry = true;; firstTry = false) {
     bool reused = false;
     std::unique_ptr<KvConnection> connection;
     try {
-      connection = node->Take(timeout, &reused);
+      connection =
+          node->Take(capped ? std::max(Remaining(attemptEnd), milliseconds(1)) : timeout, &reused);
     } catch (const TTransportException& e) {
       *outcome = earlier + Describe(e, timeout);
       return firstTry ? Delivery::kNotConnected : Delivery::kLost;
     }
+    const milliseconds callTimeout = capped ? Remaining(attemptEnd) : timeout;
+    if (connection == nullptr || callTimeout.count() <= 0) {
+      if (connection != nullptr) node->Return(std::move(connection));
+      *outcome = earlier + busy();
+      return firstTry ? Delivery::kNoFreeConnection : Delivery::kLost;
+    }
     try {
-      connection->SetCallTimeout(timeout);
+      connection->SetCallTimeout(callTimeout);
       *response = Response();
       send(connection->rpc(), *response);
       node->Return(std::move(connection));
       return Delivery::kAnswered;
     } catch (const TTransportException& e) {
-      connection.reset();
+      node->Discard(std::move(connection));
       node->DropIdle();
       const bool timedOut = e.getType() == TTransportException::TIMED_OUT;
       if (reused && !timedOut && firstTry) {
@@ -303,6 +335,7 @@ Delivery KvClient::Impl::Attempt(ConnectionPool* node, milliseconds timeout, Sen
     } catch (const TException& e) {
       // The node's handler failed (TApplicationException) or the reply was
       // garbled (TProtocolException): what the connection holds now is unknown.
+      node->Discard(std::move(connection));
       *outcome = earlier + "failed: " + e.what();
       return Delivery::kLost;
     }
@@ -310,9 +343,12 @@ Delivery KvClient::Impl::Attempt(ConnectionPool* node, milliseconds timeout, Sen
 }
 
 Result KvClient::Impl::Failure(const CallSpec& spec, const AttemptLog& log, bool outcomeUnknown,
-                               bool nodeTimedOut, bool leaderlessAnswer) const {
+                               bool nodeTimedOut, bool leaderlessAnswer,
+                               bool connectionsBusy) const {
   Result r;
-  r.code = outcomeUnknown || nodeTimedOut ? Code::kTimeout : Code::kUnavailable;
+  // Waiting for the client's own connections is a timeout, not a cluster
+  // that cannot be reached.
+  r.code = outcomeUnknown || nodeTimedOut || connectionsBusy ? Code::kTimeout : Code::kUnavailable;
   r.message = std::string(spec.route == Route::kLeader ? "no leader" : "no node") +
               " answered within " + std::to_string(options_.timeout.count()) + " ms; ";
   r.message += log.empty() ? "the time ran out before any node was asked"
@@ -321,6 +357,10 @@ Result KvClient::Impl::Failure(const CallSpec& spec, const AttemptLog& log, bool
     r.message +=
         "; the write may or may not have been applied: read the key before repeating a write "
         "that is not idempotent (Append, CompareAndSwap)";
+  } else if (connectionsBusy) {
+    r.message +=
+        "; the client's other calls kept every connection it may open busy: allow more "
+        "connections per node (maxConnectionsPerEndpoint) or make fewer calls at once";
   } else if (nodeTimedOut) {
     r.message +=
         "; the cluster took requests but did not finish them in time: it may have lost its "

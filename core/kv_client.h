@@ -6,7 +6,9 @@
 //
 // Threads: every method may be called from many threads at once; each call
 // uses a connection of its own from a pool, so calls run in parallel (a
-// Thrift connection carries one call at a time).
+// Thrift connection carries one call at a time). With
+// Options::maxConnectionsPerEndpoint, calls share that many connections to
+// a node, taking turns.
 //
 // Outcomes are values: every call returns a Result whose code says what
 // happened. kOk, kNotFound and kCasFailed are answers; the other codes are
@@ -91,6 +93,13 @@ class KvClient {
     // Pause between attempts: doubles from min to max.
     std::chrono::milliseconds minBackoff{10};
     std::chrono::milliseconds maxBackoff{500};
+    // Most connections open to one node at once; 0 (the default): no limit,
+    // a connection per call in flight. With a limit, a call for which every
+    // connection is busy waits for one within its attempt's timeout, and
+    // fails with kTimeout (nothing sent) if none comes free by its deadline.
+    // Fewer connections than concurrent calls trade queueing in the client
+    // for fewer sockets and server-side connection state.
+    size_t maxConnectionsPerEndpoint = 0;
   };
 
   explicit KvClient(Options options);

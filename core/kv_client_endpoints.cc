@@ -2,7 +2,8 @@
 
 namespace kvraft::client {
 
-EndpointSet::EndpointSet(const std::vector<std::string>& endpoints) {
+EndpointSet::EndpointSet(const std::vector<std::string>& endpoints, size_t maxOpenPerNode)
+    : maxOpenPerNode_(maxOpenPerNode) {
   for (const std::string& e : endpoints) {
     if (!e.empty()) AddLocked(e);
   }
@@ -60,7 +61,7 @@ ConnectionPool* EndpointSet::AddLocked(const std::string& endpoint) {
   for (const auto& p : pools_) {
     if (p->endpoint() == endpoint) return p.get();
   }
-  pools_.push_back(std::make_unique<ConnectionPool>(endpoint));
+  pools_.push_back(std::make_unique<ConnectionPool>(endpoint, maxOpenPerNode_));
   return pools_.back().get();
 }
 

@@ -16,8 +16,9 @@ namespace kvraft::client {
 
 class EndpointSet {
  public:
-  // Duplicates and empty strings are dropped.
-  explicit EndpointSet(const std::vector<std::string>& endpoints);
+  // Duplicates and empty strings are dropped. Every pool, learned ones
+  // too, keeps at most `maxOpenPerNode` connections open (0: no limit).
+  explicit EndpointSet(const std::vector<std::string>& endpoints, size_t maxOpenPerNode = 0);
 
   bool empty() const;
   size_t size() const;
@@ -40,6 +41,7 @@ class EndpointSet {
  private:
   ConnectionPool* AddLocked(const std::string& endpoint);
 
+  const size_t maxOpenPerNode_;
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<ConnectionPool>> pools_;
   ConnectionPool* leader_ = nullptr;

@@ -73,26 +73,44 @@ void KvConnection::SetCallTimeout(std::chrono::milliseconds timeout) {
   callTimeoutMs_ = ms;
 }
 
-ConnectionPool::ConnectionPool(std::string endpoint) : endpoint_(std::move(endpoint)) {
+ConnectionPool::ConnectionPool(std::string endpoint, size_t maxOpen)
+    : endpoint_(std::move(endpoint)), maxOpen_(maxOpen) {
   valid_ = SplitEndpoint(endpoint_, &host_, &port_);
 }
 
 std::unique_ptr<KvConnection> ConnectionPool::Take(std::chrono::milliseconds timeout, bool* reused) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!idle_.empty()) {
-      std::unique_ptr<KvConnection> c = std::move(idle_.back());
-      idle_.pop_back();
-      *reused = true;
-      return c;
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      if (!idle_.empty()) {
+        std::unique_ptr<KvConnection> c = std::move(idle_.back());
+        idle_.pop_back();
+        *reused = true;
+        return c;
+      }
+      if (maxOpen_ == 0 || open_ < maxOpen_) break;
+      if (freed_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
+          open_ >= maxOpen_) {
+        return nullptr;
+      }
     }
+    ++open_;
   }
   *reused = false;
   if (!valid_) {
+    Closed();
     throw TTransportException(TTransportException::BAD_ARGS,
                               "\"" + endpoint_ + "\" is not host:port");
   }
-  return std::make_unique<KvConnection>(host_, port_, timeout);
+  try {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    return std::make_unique<KvConnection>(host_, port_, left);
+  } catch (...) {
+    Closed();
+    throw;
+  }
 }
 
 void ConnectionPool::Return(std::unique_ptr<KvConnection> connection) {
@@ -100,10 +118,18 @@ void ConnectionPool::Return(std::unique_ptr<KvConnection> connection) {
     std::lock_guard<std::mutex> lock(mu_);
     if (idle_.size() < kMaxIdle) {
       idle_.push_back(std::move(connection));
+      freed_.notify_one();
       return;
     }
   }
   // One too many: closed here, outside the lock.
+  connection.reset();
+  Closed();
+}
+
+void ConnectionPool::Discard(std::unique_ptr<KvConnection> connection) {
+  connection.reset();
+  Closed();
 }
 
 void ConnectionPool::DropIdle() {
@@ -111,8 +137,19 @@ void ConnectionPool::DropIdle() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     dropped.swap(idle_);
+    open_ -= dropped.size();
   }
   // Closed here, outside the lock.
+  dropped.clear();
+  freed_.notify_all();
+}
+
+void ConnectionPool::Closed() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    --open_;
+  }
+  freed_.notify_one();
 }
 
 }  // namespace kvraft::client

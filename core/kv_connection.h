@@ -7,7 +7,11 @@
 // connection out of the pool for its call and gives it back only if the
 // call came back whole. A connection whose call threw may hold half a
 // frame or a late reply; it is closed, never reused.
+//
+// A pool may be capped: then at most that many connections to the node are
+// open at once, and calls beyond them wait their turn for one.
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <memory>
 #include <mutex>
@@ -48,16 +52,24 @@ class KvConnection {
 
 class ConnectionPool {
  public:
-  explicit ConnectionPool(std::string endpoint);
+  // `maxOpen`: most connections open at once, idle and in use together;
+  // 0 for no limit (a connection per call in flight).
+  explicit ConnectionPool(std::string endpoint, size_t maxOpen = 0);
 
   const std::string& endpoint() const { return endpoint_; }
+  size_t maxOpen() const { return maxOpen_; }
 
   // An idle connection if there is one (`*reused` = true), else a new one
-  // connected within `timeout`. Throws TTransportException when the node
-  // cannot be reached (or the endpoint is not host:port).
+  // connected within what is left of `timeout`. When `maxOpen` connections
+  // are open and all in use, first waits up to `timeout` for one to come
+  // back or close, and returns null if none does. Throws
+  // TTransportException when the node cannot be reached (or the endpoint
+  // is not host:port).
   std::unique_ptr<KvConnection> Take(std::chrono::milliseconds timeout, bool* reused);
   // Gives back a connection whose last call completed.
   void Return(std::unique_ptr<KvConnection> connection);
+  // Closes a connection whose call failed, freeing its place for another.
+  void Discard(std::unique_ptr<KvConnection> connection);
   // Closes the idle connections: after one failed, the others were most
   // likely cut by the same restart of the node.
   void DropIdle();
@@ -67,12 +79,21 @@ class ConnectionPool {
   // are closed when they come back rather than held open forever.
   static constexpr size_t kMaxIdle = 64;
 
+  // One connection fewer is open; wakes a call waiting for a place.
+  void Closed();
+
   const std::string endpoint_;
+  const size_t maxOpen_;
   std::string host_;
   int port_ = 0;
   bool valid_ = false;
   std::mutex mu_;
+  std::condition_variable freed_;  // a connection came back idle, or one closed
   std::vector<std::unique_ptr<KvConnection>> idle_;
+  // Connections made and not yet closed, idle or in use (counted whether
+  // or not there is a cap). A place is taken before connecting, so
+  // connects in progress count too.
+  size_t open_ = 0;
 };
 
 }  // namespace kvraft::client

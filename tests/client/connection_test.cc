@@ -1,6 +1,7 @@
 // KvClient's connections: calls from several threads run in parallel, each
 // on a connection of its own; a connection is reused once its call is done;
-// Status asks every endpoint once and reports those it cannot reach.
+// a capped pool makes calls take turns on its connections; Status asks
+// every endpoint once and reports those it cannot reach.
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -58,6 +59,64 @@ TEST(Connections, OneCallerReusesOneConnection) {
     ASSERT_EQ(client.Get("k").code, Code::kNotFound);
   }
   EXPECT_EQ(node.connections(), 1);
+}
+
+TEST(Connections, CappedClientMakesCallersTakeTurnsOnItsConnections) {
+  constexpr int kCallers = 6;
+  constexpr size_t kCap = 2;
+  FakeKvNode node;
+  Gate release;
+  node.onWrite = [&](const WriteCall&, wire::WriteResponse&) { release.Wait(); };
+  node.Start();
+  KvClient::Options options = TestOptions({node.endpoint()});
+  options.maxConnectionsPerEndpoint = kCap;
+  KvClient client(options);
+
+  std::vector<std::thread> callers;
+  for (int i = 0; i < kCallers; ++i) {
+    callers.emplace_back([&client, i] {
+      Result r = client.Put("k" + std::to_string(i), "v");
+      EXPECT_TRUE(r.ok()) << r.ToString();
+    });
+  }
+  // Two writes held inside the node hold both connections: the other
+  // callers wait in the client, so no third write can have been sent.
+  ASSERT_TRUE(node.WaitForWrites(kCap));
+  EXPECT_EQ(node.writes().size(), kCap);
+  release.Open();
+  for (std::thread& t : callers) t.join();
+  EXPECT_EQ(node.writes().size(), static_cast<size_t>(kCallers));
+  EXPECT_EQ(node.connections(), static_cast<int>(kCap));
+}
+
+TEST(Connections, CappedPoolWaitsForAConnectionAndGivesUpAtItsTimeout) {
+  FakeKvNode node;
+  node.Start();
+  ConnectionPool pool(node.endpoint(), /*maxOpen=*/1);
+  bool reused = true;
+  std::unique_ptr<KvConnection> held = pool.Take(kPatience, &reused);
+  ASSERT_NE(held, nullptr);
+  EXPECT_FALSE(reused);
+  // The only place is taken: a second caller gets nothing once its time is up.
+  EXPECT_EQ(pool.Take(std::chrono::milliseconds(20), &reused), nullptr);
+
+  // A caller that waits gets the connection as soon as it comes back.
+  std::unique_ptr<KvConnection> handedOver;
+  std::thread waiter([&] { handedOver = pool.Take(kPatience, &reused); });
+  pool.Return(std::move(held));
+  waiter.join();
+  ASSERT_NE(handedOver, nullptr);
+  EXPECT_TRUE(reused);
+
+  // A discarded connection frees its place for a new one.
+  pool.Discard(std::move(handedOver));
+  std::unique_ptr<KvConnection> fresh = pool.Take(kPatience, &reused);
+  ASSERT_NE(fresh, nullptr);
+  EXPECT_FALSE(reused);
+  // A call on it makes sure the node has accepted both connections.
+  wire::NodeStatus status;
+  fresh->rpc().Status(status);
+  EXPECT_EQ(node.connections(), 2);
 }
 
 TEST(Connections, StatusReportsEveryEndpointIncludingUnreachableOnes) {
