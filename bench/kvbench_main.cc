@@ -65,6 +65,10 @@ DEFINE_int32(clients, 1, "Client threads, each with one call in flight at a time
                          "client library instance.");
 DEFINE_int32(conns, 0, "Connections per node the clients share; a call waits for a free one. "
                        "0 (default): one per client, as many as calls in flight.");
+DEFINE_int32(batches, 8, "Batches of calls the client library may have out to one node at once; "
+                        "calls made while that many are out travel together in the next "
+                        "(KvClient::Options::maxBatchesInFlight). 0: every call in a request of "
+                        "its own.");
 DEFINE_double(rate, 0, "Open loop: operations per second over all clients, on a fixed schedule; "
                        "each operation's latency runs from its intended start, so a backlog "
                        "(all clients busy) shows as latency. 0 (default): closed loop, each "
@@ -220,6 +224,7 @@ int main(int argc, char** argv) {
   // Load and measurement.
   if (FLAGS_clients < 1) return Fail("--clients must be at least 1");
   if (FLAGS_conns < 0) return Fail("--conns must be at least 1 (or 0: one per client)");
+  if (FLAGS_batches < 0) return Fail("--batches must be at least 1 (or 0: no batching)");
   if (FLAGS_rate < 0) return Fail("--rate must be positive (or 0 for the closed loop)");
   if (FLAGS_late_ms < 0) return Fail("--late_ms must not be negative");
   if (FLAGS_warmup < 0) return Fail("--warmup must not be negative");
@@ -282,6 +287,7 @@ int main(int argc, char** argv) {
   clientOptions.endpoints = endpoints;
   clientOptions.timeout = std::chrono::milliseconds(FLAGS_timeout_ms);
   clientOptions.maxConnectionsPerEndpoint = static_cast<size_t>(FLAGS_conns);
+  clientOptions.maxBatchesInFlight = static_cast<size_t>(FLAGS_batches);
   client::KvClient client(clientOptions);
 
   bench::LoadResult load;
@@ -319,6 +325,7 @@ int main(int argc, char** argv) {
   description.stale = FLAGS_stale;
   description.clients = FLAGS_clients;
   description.conns = FLAGS_conns > 0 ? FLAGS_conns : FLAGS_clients;
+  description.batches = FLAGS_batches;
   description.keys = bench::KeyOrderName(keyOrder);
   description.zipfTheta = FLAGS_zipf_theta;
   description.keySpace = counts.keySpace;

@@ -65,6 +65,7 @@ nlohmann::json SummaryJson(const RunDescription& run, const RunResult& result) {
       {"stale", run.stale},
       {"clients", run.clients},
       {"conns", run.conns},
+      {"batches", run.batches},
       {"keys", run.keys},
       {"key_space", run.keySpace},
       {"load_keys", run.loadKeys},

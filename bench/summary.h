@@ -18,6 +18,7 @@ struct RunDescription {
   bool stale = false;
   int clients = 0;
   int conns = 0;         // connections per node the clients share
+  int batches = 0;       // batches in flight per node (0: no batching)
   std::string keys;      // key order: uniform, zipfian, sequential, latest
   double zipfTheta = 0;  // zipfian and latest
   uint64_t keySpace = 0;

@@ -1,7 +1,10 @@
 #include "core/kv_client.h"
 
 #include <algorithm>
+#include <functional>
+#include <memory>
 #include <thread>
+#include <type_traits>
 #include <utility>
 
 #include <glog/logging.h>
@@ -57,16 +60,6 @@ struct CallSpec {
   // A write that reached a node and got no definite answer may still be
   // applied; the call's failure must then say so.
   bool write;
-};
-
-// What became of one attempt on one node.
-enum class Delivery {
-  kAnswered,        // the node replied; its Result says how the call went
-  kNotConnected,    // the request was never sent
-  kLost,            // sent, or may have been, and the connection failed
-  kNoAnswerInTime,  // sent, and no reply within the attempt's timeout
-  kNoFreeConnection,  // not sent: this client's other calls held every
-                      // connection to the node (maxConnectionsPerEndpoint)
 };
 
 std::string Describe(const TTransportException& e, milliseconds timeout) {
@@ -141,13 +134,44 @@ Result FromAnswer(const wire::Result& answer) {
   }
 }
 
+// Most bytes of keys and values in one batch: the node refuses request
+// frames over --max_request_bytes (2 MiB by default).
+constexpr size_t kMaxBatchBytes = 512 << 10;
+
+size_t OpBytes(const wire::BatchOp& op) {
+  if (op.__isset.get) return op.get.key.size();
+  if (op.__isset.put) return op.put.key.size() + op.put.value.size();
+  if (op.__isset.append) return op.append.key.size() + op.append.value.size();
+  if (op.__isset.remove) return op.remove.key.size();
+  return op.cas.key.size() + op.cas.value.size() + op.cas.expected.size();
+}
+
+// The answers a Batch can carry: those of gets and writes.
+template <class Response>
+constexpr bool kBatchable = std::is_same_v<Response, wire::GetResponse> ||
+                            std::is_same_v<Response, wire::WriteResponse>;
+
+// A call's answer out of its batch's; false if the node left it out.
+bool TakeAnswer(wire::BatchResult& result, wire::GetResponse* response) {
+  if (!result.__isset.getResponse) return false;
+  *response = std::move(result.getResponse);
+  return true;
+}
+bool TakeAnswer(wire::BatchResult& result, wire::WriteResponse* response) {
+  if (!result.__isset.writeResponse) return false;
+  *response = std::move(result.writeResponse);
+  return true;
+}
+
 }  // namespace
 
 class KvClient::Impl {
  public:
   explicit Impl(Options options)
       : options_(std::move(options)),
-        endpoints_(options_.endpoints, options_.maxConnectionsPerEndpoint) {}
+        endpoints_(options_.endpoints, options_.maxConnectionsPerEndpoint,
+                   BatchQueue::Limits{options_.maxBatchesInFlight, options_.maxBatchOps,
+                                      kMaxBatchBytes}) {}
 
   Result Get(std::string_view key, bool stale);
   Result Put(std::string_view key, std::string_view value);
@@ -159,15 +183,25 @@ class KvClient::Impl {
   std::vector<NodeStatus> Status();
 
  private:
+  // Builds a call's op for a Batch request, afresh for each attempt.
+  using OpMaker = std::function<void(wire::BatchOp*)>;
+
   // Runs `send` against the nodes `spec.route` allows until one gives an
   // answer that ends the call, which lands in *response (true); or until
-  // the deadline, when *failure says what was tried (false).
+  // the deadline, when *failure says what was tried (false). A call with a
+  // `batchable` op may travel in a Batch instead.
   template <class Response, class Send>
   bool Call(const CallSpec& spec, Deadline deadline, Send send, Response* response,
-            Result* failure);
+            Result* failure, const OpMaker* batchable = nullptr);
   template <class Response, class Send>
   Delivery Attempt(ConnectionPool* node, milliseconds timeout, Send& send, Response* response,
                    std::string* outcome);
+  // Attempt, as one op of a batch to `node`.
+  template <class Response>
+  Delivery AttemptInBatch(ConnectionPool* node, milliseconds timeout, const OpMaker& makeOp,
+                          Response* response, std::string* outcome);
+  // Sends one batch (BatchQueue::Sender) and hands out the answers.
+  void SendBatch(ConnectionPool* node, const BatchQueue::Batch& batch);
   Result Failure(const CallSpec& spec, const AttemptLog& log, bool outcomeUnknown,
                  bool nodeTimedOut, bool leaderlessAnswer, bool connectionsBusy) const;
 
@@ -176,7 +210,8 @@ class KvClient::Impl {
   template <class Request>
   bool Write(const char* what, Request& request,
              void (wire::KvServiceClient::*rpc)(wire::WriteResponse&, const Request&),
-             wire::WriteResponse* response, Result* failure);
+             void (wire::BatchOp::*setOp)(const Request&), wire::WriteResponse* response,
+             Result* failure);
   NodeStatus AskStatus(ConnectionPool* node);
 
   Deadline DeadlineFromNow() const { return Clock::now() + options_.timeout; }
@@ -188,7 +223,7 @@ class KvClient::Impl {
 
 template <class Response, class Send>
 bool KvClient::Impl::Call(const CallSpec& spec, Deadline deadline, Send send, Response* response,
-                          Result* failure) {
+                          Result* failure, const OpMaker* batchable) {
   // A stale read starts at the leader too when one is known: it answers
   // fastest, being the node the client last reached.
   ConnectionPool* node = endpoints_.First();
@@ -208,8 +243,15 @@ bool KvClient::Impl::Call(const CallSpec& spec, Deadline deadline, Send send, Re
     const milliseconds remaining = Remaining(deadline);
     if (remaining.count() <= 0) break;
     std::string outcome;
-    const Delivery delivery =
-        Attempt(node, std::min(options_.attemptTimeout, remaining), send, response, &outcome);
+    const milliseconds timeout = std::min(options_.attemptTimeout, remaining);
+    Delivery delivery;
+    if constexpr (kBatchable<Response>) {
+      delivery = batchable != nullptr && options_.maxBatchesInFlight > 0
+                     ? AttemptInBatch(node, timeout, *batchable, response, &outcome)
+                     : Attempt(node, timeout, send, response, &outcome);
+    } else {
+      delivery = Attempt(node, timeout, send, response, &outcome);
+    }
     ConnectionPool* hinted = nullptr;
     if (delivery == Delivery::kNoFreeConnection) {
       // Not the node's fault: the client's own calls hold its connections.
@@ -342,6 +384,60 @@ Delivery KvClient::Impl::Attempt(ConnectionPool* node, milliseconds timeout, Sen
   }
 }
 
+template <class Response>
+Delivery KvClient::Impl::AttemptInBatch(ConnectionPool* node, milliseconds timeout,
+                                        const OpMaker& makeOp, Response* response,
+                                        std::string* outcome) {
+  auto call = std::make_shared<BatchCall>();
+  makeOp(&call->op);
+  call->bytes = OpBytes(call->op);
+  call->end = Clock::now() + timeout;
+  const Delivery delivery = node->batches().Run(
+      call, [this, node](const BatchQueue::Batch& batch) { SendBatch(node, batch); }, outcome);
+  if (delivery != Delivery::kAnswered) return delivery;
+  if (!TakeAnswer(call->result, response)) {
+    *outcome = "the node's answer to the batch had no answer of the right kind for this call";
+    return Delivery::kLost;
+  }
+  return Delivery::kAnswered;
+}
+
+void KvClient::Impl::SendBatch(ConnectionPool* node, const BatchQueue::Batch& batch) {
+  wire::BatchRequest request;
+  request.ops.reserve(batch.size());
+  // The calls' ops are not needed again: each attempt builds its own.
+  for (const std::shared_ptr<BatchCall>& c : batch) request.ops.push_back(std::move(c->op));
+  const auto send = [&request](wire::KvServiceClient& n, wire::BatchResponse& out) {
+    n.Batch(out, request);
+  };
+  wire::BatchResponse answer;
+  std::string outcome;
+  const milliseconds timeout = std::max(Remaining(batch.front()->end), milliseconds(1));
+  Delivery delivery = Attempt(node, timeout, send, &answer, &outcome);
+  if (delivery == Delivery::kAnswered && core::RawEnum(answer.result.code) == wire::Code::OK &&
+      answer.results.size() != batch.size()) {
+    delivery = Delivery::kLost;
+    outcome = "the node answered a batch of " + std::to_string(batch.size()) + " calls with " +
+              std::to_string(answer.results.size()) + " answers";
+  }
+  VLOG(2) << "KvClient: a batch of " << batch.size() << " calls to " << node->endpoint();
+  for (size_t i = 0; i < batch.size(); ++i) {
+    BatchCall& c = *batch[i];
+    c.delivery = delivery;
+    if (delivery != Delivery::kAnswered) {
+      c.outcome = outcome;
+    } else if (core::RawEnum(answer.result.code) != wire::Code::OK) {
+      // The node refused the batch as a whole: that is each call's answer.
+      c.result.__set_getResponse(wire::GetResponse());
+      c.result.getResponse.result = answer.result;
+      c.result.__set_writeResponse(wire::WriteResponse());
+      c.result.writeResponse.result = answer.result;
+    } else {
+      c.result = std::move(answer.results[i]);
+    }
+  }
+}
+
 Result KvClient::Impl::Failure(const CallSpec& spec, const AttemptLog& log, bool outcomeUnknown,
                                bool nodeTimedOut, bool leaderlessAnswer,
                                bool connectionsBusy) const {
@@ -405,6 +501,7 @@ template <class Request>
 bool KvClient::Impl::Write(const char* what, Request& request,
                            void (wire::KvServiceClient::*rpc)(wire::WriteResponse&,
                                                               const Request&),
+                           void (wire::BatchOp::*setOp)(const Request&),
                            wire::WriteResponse* response, Result* failure) {
   const Deadline deadline = DeadlineFromNow();
   ClientSession::Ticket ticket;
@@ -414,14 +511,21 @@ bool KvClient::Impl::Write(const char* what, Request& request,
   if (!session_.Begin(registrar, deadline, &ticket, failure)) return false;
   // Every attempt carries the same sequence number; the first outstanding
   // one is read afresh, as other writes may have finished meanwhile.
-  const auto send = [&](wire::KvServiceClient& node, wire::WriteResponse& out) {
+  const auto stamp = [&] {
     request.session.clientId = ticket.clientId;
     request.session.sequence = ticket.sequence;
     request.session.firstOutstanding = session_.FirstOutstanding(ticket);
+  };
+  const auto send = [&](wire::KvServiceClient& node, wire::WriteResponse& out) {
+    stamp();
     (node.*rpc)(out, request);
   };
-  const bool answered =
-      Call(CallSpec{what, Route::kLeader, /*write=*/true}, deadline, send, response, failure);
+  const OpMaker makeOp = [&](wire::BatchOp* op) {
+    stamp();
+    (op->*setOp)(request);
+  };
+  const bool answered = Call(CallSpec{what, Route::kLeader, /*write=*/true}, deadline, send,
+                             response, failure, &makeOp);
   if (answered && core::RawEnum(response->result.code) == wire::Code::SESSION_EXPIRED) {
     VLOG(1) << "KvClient: client " << ticket.clientId << "'s session expired; "
             << "the next write registers a new one";
@@ -440,8 +544,9 @@ Result KvClient::Impl::Get(std::string_view key, bool stale) {
   const auto send = [&](wire::KvServiceClient& node, wire::GetResponse& out) {
     node.Get(out, request);
   };
+  const OpMaker makeOp = [&](wire::BatchOp* op) { op->__set_get(request); };
   if (!Call(CallSpec{"Get", stale ? Route::kAnyNode : Route::kLeader, false}, DeadlineFromNow(),
-            send, &response, &failure)) {
+            send, &response, &failure, &makeOp)) {
     return failure;
   }
   Result r = FromAnswer(response.result);
@@ -455,7 +560,10 @@ Result KvClient::Impl::Put(std::string_view key, std::string_view value) {
   request.value = value;
   wire::WriteResponse response;
   Result failure;
-  if (!Write("Put", request, &wire::KvServiceClient::Put, &response, &failure)) return failure;
+  if (!Write("Put", request, &wire::KvServiceClient::Put, &wire::BatchOp::__set_put, &response,
+             &failure)) {
+    return failure;
+  }
   return FromAnswer(response.result);
 }
 
@@ -465,7 +573,8 @@ Result KvClient::Impl::Append(std::string_view key, std::string_view value) {
   request.value = value;
   wire::WriteResponse response;
   Result failure;
-  if (!Write("Append", request, &wire::KvServiceClient::Append, &response, &failure)) {
+  if (!Write("Append", request, &wire::KvServiceClient::Append, &wire::BatchOp::__set_append,
+             &response, &failure)) {
     return failure;
   }
   return FromAnswer(response.result);
@@ -476,7 +585,8 @@ Result KvClient::Impl::Delete(std::string_view key) {
   request.key = key;
   wire::WriteResponse response;
   Result failure;
-  if (!Write("Delete", request, &wire::KvServiceClient::Delete, &response, &failure)) {
+  if (!Write("Delete", request, &wire::KvServiceClient::Delete, &wire::BatchOp::__set_remove,
+             &response, &failure)) {
     return failure;
   }
   return FromAnswer(response.result);
@@ -491,8 +601,8 @@ Result KvClient::Impl::CompareAndSwap(std::string_view key,
   request.value = value;
   wire::WriteResponse response;
   Result failure;
-  if (!Write("CompareAndSwap", request, &wire::KvServiceClient::CompareAndSwap, &response,
-             &failure)) {
+  if (!Write("CompareAndSwap", request, &wire::KvServiceClient::CompareAndSwap,
+             &wire::BatchOp::__set_cas, &response, &failure)) {
     return failure;
   }
   Result r = FromAnswer(response.result);

@@ -4,11 +4,12 @@
 // with backoff until the call's deadline, and numbers its writes within a
 // session so that a retried write is applied at most once.
 //
-// Threads: every method may be called from many threads at once; each call
-// uses a connection of its own from a pool, so calls run in parallel (a
-// Thrift connection carries one call at a time). With
-// Options::maxConnectionsPerEndpoint, calls share that many connections to
-// a node, taking turns.
+// Threads: every method may be called from many threads at once, and the
+// calls run in parallel. A Thrift connection carries one request at a time,
+// so requests in flight take connections of their own from a pool; with
+// Options::maxConnectionsPerEndpoint, they share that many connections to a
+// node, taking turns. Gets and writes made at the same time may share a
+// request (Options::maxBatchesInFlight).
 //
 // Outcomes are values: every call returns a Result whose code says what
 // happened. kOk, kNotFound and kCasFailed are answers; the other codes are
@@ -100,6 +101,14 @@ class KvClient {
     // Fewer connections than concurrent calls trade queueing in the client
     // for fewer sockets and server-side connection state.
     size_t maxConnectionsPerEndpoint = 0;
+    // Gets and writes that threads make to the same node at the same time
+    // travel together, in one Batch request of at most maxBatchOps calls,
+    // whenever this many batches are already out to that node (a lone call
+    // goes out at once). Each call keeps its own answer, deadline and
+    // retries. Fewer requests cost the nodes less per call; 0: every call
+    // goes in a request of its own.
+    size_t maxBatchesInFlight = 8;
+    size_t maxBatchOps = 256;
   };
 
   explicit KvClient(Options options);

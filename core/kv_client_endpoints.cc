@@ -2,8 +2,9 @@
 
 namespace kvraft::client {
 
-EndpointSet::EndpointSet(const std::vector<std::string>& endpoints, size_t maxOpenPerNode)
-    : maxOpenPerNode_(maxOpenPerNode) {
+EndpointSet::EndpointSet(const std::vector<std::string>& endpoints, size_t maxOpenPerNode,
+                         BatchQueue::Limits batching)
+    : maxOpenPerNode_(maxOpenPerNode), batching_(batching) {
   for (const std::string& e : endpoints) {
     if (!e.empty()) AddLocked(e);
   }
@@ -61,7 +62,7 @@ ConnectionPool* EndpointSet::AddLocked(const std::string& endpoint) {
   for (const auto& p : pools_) {
     if (p->endpoint() == endpoint) return p.get();
   }
-  pools_.push_back(std::make_unique<ConnectionPool>(endpoint, maxOpenPerNode_));
+  pools_.push_back(std::make_unique<ConnectionPool>(endpoint, maxOpenPerNode_, batching_));
   return pools_.back().get();
 }
 

@@ -17,8 +17,10 @@ namespace kvraft::client {
 class EndpointSet {
  public:
   // Duplicates and empty strings are dropped. Every pool, learned ones
-  // too, keeps at most `maxOpenPerNode` connections open (0: no limit).
-  explicit EndpointSet(const std::vector<std::string>& endpoints, size_t maxOpenPerNode = 0);
+  // too, keeps at most `maxOpenPerNode` connections open (0: no limit) and
+  // batches calls within `batching`.
+  explicit EndpointSet(const std::vector<std::string>& endpoints, size_t maxOpenPerNode = 0,
+                       BatchQueue::Limits batching = {});
 
   bool empty() const;
   size_t size() const;
@@ -42,6 +44,7 @@ class EndpointSet {
   ConnectionPool* AddLocked(const std::string& endpoint);
 
   const size_t maxOpenPerNode_;
+  const BatchQueue::Limits batching_;
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<ConnectionPool>> pools_;
   ConnectionPool* leader_ = nullptr;

@@ -8,6 +8,17 @@
 
 namespace kvraft::client {
 
+// What became of one attempt of a call on one node.
+enum class Delivery {
+  kAnswered,          // the node replied; its Result says how the call went
+  kNotConnected,      // the request was never sent
+  kLost,              // sent, or may have been, and the connection failed
+  kNoAnswerInTime,    // sent, and no reply within the attempt's timeout
+  kNoFreeConnection,  // not sent: this client's other calls held every
+                      // connection to the node (maxConnectionsPerEndpoint),
+                      // or every batch it may have out to the node
+};
+
 // Pauses that double from `min` up to `max`: quick to find a new leader
 // after a failover, without hammering a cluster that has none.
 class Backoff {

@@ -73,8 +73,8 @@ void KvConnection::SetCallTimeout(std::chrono::milliseconds timeout) {
   callTimeoutMs_ = ms;
 }
 
-ConnectionPool::ConnectionPool(std::string endpoint, size_t maxOpen)
-    : endpoint_(std::move(endpoint)), maxOpen_(maxOpen) {
+ConnectionPool::ConnectionPool(std::string endpoint, size_t maxOpen, BatchQueue::Limits batching)
+    : endpoint_(std::move(endpoint)), maxOpen_(maxOpen), batches_(batching) {
   valid_ = SplitEndpoint(endpoint_, &host_, &port_);
 }
 

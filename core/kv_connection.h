@@ -10,6 +10,9 @@
 //
 // A pool may be capped: then at most that many connections to the node are
 // open at once, and calls beyond them wait their turn for one.
+//
+// The pool also holds the node's BatchQueue, where calls made at the same
+// time gather to travel in one request.
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -19,6 +22,7 @@
 #include <vector>
 
 #include "KvService.h"
+#include "core/kv_batch_queue.h"
 
 namespace apache::thrift::transport {
 class TSocket;
@@ -54,10 +58,12 @@ class ConnectionPool {
  public:
   // `maxOpen`: most connections open at once, idle and in use together;
   // 0 for no limit (a connection per call in flight).
-  explicit ConnectionPool(std::string endpoint, size_t maxOpen = 0);
+  explicit ConnectionPool(std::string endpoint, size_t maxOpen = 0,
+                          BatchQueue::Limits batching = {});
 
   const std::string& endpoint() const { return endpoint_; }
   size_t maxOpen() const { return maxOpen_; }
+  BatchQueue& batches() { return batches_; }
 
   // An idle connection if there is one (`*reused` = true), else a new one
   // connected within what is left of `timeout`. When `maxOpen` connections
@@ -94,6 +100,7 @@ class ConnectionPool {
   // or not there is a cap). A place is taken before connecting, so
   // connects in progress count too.
   size_t open_ = 0;
+  BatchQueue batches_;
 };
 
 }  // namespace kvraft::client

@@ -153,6 +153,16 @@ Status KvReplica::MaybeSnapshot(const std::vector<raft::NodeId>& voters, bool* t
   return s;
 }
 
+bool KvReplica::FlushAheadDue() {
+  const uint64_t snapshotAt = log_->Snapshot().lastIncludedIndex;
+  if (flushedAheadAt_ == snapshotAt) return false;
+  const uint64_t since = kv_->AppliedIndex() - std::min(kv_->AppliedIndex(), snapshotAt);
+  const bool due = (options_.snapshotEntries > 0 && since >= options_.snapshotEntries / 4 * 3) ||
+                   (options_.snapshotBytes > 0 && bytesSinceSnapshot_ >= options_.snapshotBytes / 4 * 3);
+  if (due) flushedAheadAt_ = snapshotAt;
+  return due;
+}
+
 Status KvReplica::Snapshot(const std::vector<raft::NodeId>& voters) {
   const uint64_t applied = kv_->AppliedIndex();
   if (applied <= log_->Snapshot().lastIncludedIndex || applied > log_->LastIndex()) {

@@ -69,6 +69,11 @@ class KvReplica {
   // After applying: takes a snapshot and compacts the log when the
   // configured limits are reached. *took says whether it did.
   Status MaybeSnapshot(const std::vector<raft::NodeId>& voters, bool* took);
+  // True once per snapshot interval, when three quarters of a snapshot
+  // limit are reached. Flushing the kv memtables then (kv().Flush(), on
+  // another thread while applies go on) leaves the snapshot's own flush,
+  // which stops applies, only the last quarter to write.
+  bool FlushAheadDue();
   // Takes a snapshot at the applied index and compacts the log through it,
   // now. Does nothing while the applied index is past the log's durable end
   // (a leader may apply entries a quorum of followers hold before its own
@@ -86,6 +91,8 @@ class KvReplica {
   std::unique_ptr<statemachine::SnapshotStore> snapshots_;
   // Command bytes applied since the last snapshot (counted from Open).
   uint64_t bytesSinceSnapshot_ = 0;
+  // The log's snapshot index when FlushAheadDue last said true.
+  std::optional<uint64_t> flushedAheadAt_;
 };
 
 }  // namespace kvraft::core

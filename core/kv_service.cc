@@ -113,7 +113,10 @@ void KvServiceHandler::SetFailure(Node::Outcome outcome, const std::string& mess
 void KvServiceHandler::Write(Command command, thrift::WriteResponse* out) {
   command.leaderTimeMs = NowMs();
   const auto deadline = Clock::now() + options_.requestTimeout;
-  Node::ProposeResult r = node_->Propose(statemachine::EncodeCommand(command), deadline);
+  Finish(node_->Propose(statemachine::EncodeCommand(command), deadline), out);
+}
+
+void KvServiceHandler::Finish(const Node::ProposeResult& r, thrift::WriteResponse* out) const {
   if (r.outcome != Node::Outcome::kDone) {
     SetFailure(r.outcome, r.message, &out->result);
     out->result.notInLog = !r.inLog;
@@ -135,7 +138,7 @@ void KvServiceHandler::RegisterClient(thrift::RegisterClientResponse& out) {
   Command c;
   c.op = Operation::kRegisterClient;
   c.leaderTimeMs = NowMs();
-  Node::ProposeResult r =
+  const Node::ProposeResult r =
       node_->Propose(statemachine::EncodeCommand(c), Clock::now() + options_.requestTimeout);
   if (r.outcome != Node::Outcome::kDone) {
     SetFailure(r.outcome, r.message, &out.result);
@@ -148,55 +151,146 @@ void KvServiceHandler::RegisterClient(thrift::RegisterClientResponse& out) {
 
 void KvServiceHandler::Get(thrift::GetResponse& out, const thrift::GetRequest& request) {
   if (!CheckKey(request.key, &out.result) || !ReadyToRead(request.stale, &out.result)) return;
+  ReadValue(request.key, &out);
+}
+
+void KvServiceHandler::ReadValue(const std::string& key, thrift::GetResponse* out) const {
   statemachine::Reply reply;
-  kvraft::Status s = node_->kv().Get(request.key, &reply);
+  kvraft::Status s = node_->kv().Get(key, &reply);
   if (!s.ok()) {
     LOG(ERROR) << "read failed: " << s.ToString();
-    return Set(&out.result, thrift::Code::UNAVAILABLE, "this node cannot read its state: " + s.message());
+    return Set(&out->result, thrift::Code::UNAVAILABLE, "this node cannot read its state: " + s.message());
   }
-  Set(&out.result, ToWireCode(reply.code), reply.message);
-  if (reply.code == ReplyCode::kOk && reply.value) out.__set_value(*reply.value);
+  Set(&out->result, ToWireCode(reply.code), reply.message);
+  if (reply.code == ReplyCode::kOk && reply.value) out->__set_value(*reply.value);
 }
 
 void KvServiceHandler::Put(thrift::WriteResponse& out, const thrift::PutRequest& request) {
-  WriteValue(Operation::kPut, request.session, request.key, request.value, &out);
+  Command c;
+  if (ValueCommand(Operation::kPut, request.session, request.key, request.value, &c, &out.result)) {
+    Write(c, &out);
+  }
 }
 
 void KvServiceHandler::Append(thrift::WriteResponse& out, const thrift::AppendRequest& request) {
-  WriteValue(Operation::kAppend, request.session, request.key, request.value, &out);
-}
-
-void KvServiceHandler::WriteValue(Operation op, const thrift::Session& session, const std::string& key,
-                                  const std::string& value, thrift::WriteResponse* out) {
-  if (!CheckSession(session, &out->result) || !CheckKey(key, &out->result) ||
-      !CheckValue(value, "value", &out->result)) {
-    return;
+  Command c;
+  if (ValueCommand(Operation::kAppend, request.session, request.key, request.value, &c,
+                   &out.result)) {
+    Write(c, &out);
   }
-  Command c = SessionCommand(op, session);
-  c.key = key;
-  c.value = value;
-  Write(c, out);
 }
 
 void KvServiceHandler::Delete(thrift::WriteResponse& out, const thrift::DeleteRequest& request) {
-  if (!CheckSession(request.session, &out.result) || !CheckKey(request.key, &out.result)) return;
-  Command c = SessionCommand(Operation::kDelete, request.session);
-  c.key = request.key;
-  Write(c, &out);
+  Command c;
+  if (DeleteCommand(request, &c, &out.result)) Write(c, &out);
 }
 
 void KvServiceHandler::CompareAndSwap(thrift::WriteResponse& out,
                                       const thrift::CompareAndSwapRequest& request) {
-  if (!CheckSession(request.session, &out.result) || !CheckKey(request.key, &out.result) ||
-      !CheckValue(request.value, "value", &out.result) ||
-      (request.__isset.expected && !CheckValue(request.expected, "expected value", &out.result))) {
-    return;
+  Command c;
+  if (CasCommand(request, &c, &out.result)) Write(c, &out);
+}
+
+bool KvServiceHandler::ValueCommand(Operation op, const thrift::Session& session,
+                                    const std::string& key, const std::string& value,
+                                    Command* c, thrift::Result* refused) const {
+  if (!CheckSession(session, refused) || !CheckKey(key, refused) ||
+      !CheckValue(value, "value", refused)) {
+    return false;
   }
-  Command c = SessionCommand(Operation::kCompareAndSwap, request.session);
-  c.key = request.key;
-  c.value = request.value;
-  if (request.__isset.expected) c.expected = std::string_view(request.expected);
-  Write(c, &out);
+  *c = SessionCommand(op, session);
+  c->key = key;
+  c->value = value;
+  return true;
+}
+
+bool KvServiceHandler::DeleteCommand(const thrift::DeleteRequest& request, Command* c,
+                                     thrift::Result* refused) const {
+  if (!CheckSession(request.session, refused) || !CheckKey(request.key, refused)) return false;
+  *c = SessionCommand(Operation::kDelete, request.session);
+  c->key = request.key;
+  return true;
+}
+
+bool KvServiceHandler::CasCommand(const thrift::CompareAndSwapRequest& request, Command* c,
+                                  thrift::Result* refused) const {
+  if (!CheckSession(request.session, refused) || !CheckKey(request.key, refused) ||
+      !CheckValue(request.value, "value", refused) ||
+      (request.__isset.expected && !CheckValue(request.expected, "expected value", refused))) {
+    return false;
+  }
+  *c = SessionCommand(Operation::kCompareAndSwap, request.session);
+  c->key = request.key;
+  c->value = request.value;
+  if (request.__isset.expected) c->expected = std::string_view(request.expected);
+  return true;
+}
+
+bool KvServiceHandler::BatchCommand(const thrift::BatchOp& op, Command* c,
+                                    thrift::Result* refused) const {
+  if (op.__isset.put) {
+    return ValueCommand(Operation::kPut, op.put.session, op.put.key, op.put.value, c, refused);
+  }
+  if (op.__isset.append) {
+    return ValueCommand(Operation::kAppend, op.append.session, op.append.key, op.append.value, c,
+                        refused);
+  }
+  if (op.__isset.remove) return DeleteCommand(op.remove, c, refused);
+  if (op.__isset.cas) return CasCommand(op.cas, c, refused);
+  Refuse(refused, thrift::Code::INVALID_ARGUMENT,
+         "a batch op has none of get, put, append, remove or cas set");
+  return false;
+}
+
+void KvServiceHandler::Batch(thrift::BatchResponse& out, const thrift::BatchRequest& request) {
+  if (request.ops.size() > options_.maxBatchOps) {
+    return Refuse(&out.result, thrift::Code::TOO_LARGE,
+                  "the batch has " + std::to_string(request.ops.size()) +
+                      " ops; this node takes at most " + std::to_string(options_.maxBatchOps) +
+                      " per batch; nothing was carried out");
+  }
+  Set(&out.result, thrift::Code::OK, "");
+  out.results.resize(request.ops.size());
+  std::vector<std::string> commands;
+  std::vector<size_t> writeAt;   // the op each command came from
+  std::vector<size_t> readAt;    // linearizable reads, served once the node may read
+  const uint64_t now = NowMs();
+  for (size_t i = 0; i < request.ops.size(); ++i) {
+    const thrift::BatchOp& op = request.ops[i];
+    thrift::BatchResult& result = out.results[i];
+    if (op.__isset.get) {
+      result.__isset.getResponse = true;
+      if (!CheckKey(op.get.key, &result.getResponse.result)) continue;
+      // A stale read needs nothing from the loop: served at once.
+      if (op.get.stale) {
+        ReadValue(op.get.key, &result.getResponse);
+      } else {
+        readAt.push_back(i);
+      }
+      continue;
+    }
+    result.__isset.writeResponse = true;
+    Command c;
+    if (!BatchCommand(op, &c, &result.writeResponse.result)) continue;
+    c.leaderTimeMs = now;
+    commands.push_back(statemachine::EncodeCommand(c));
+    writeAt.push_back(i);
+  }
+  if (commands.empty() && readAt.empty()) return;
+  // One confirmation of leadership serves every read of the batch: all of
+  // them arrived before it was asked for.
+  Node::ReadResult readable;
+  std::vector<Node::ProposeResult> proposed = node_->ProposeAll(
+      std::move(commands), Clock::now() + options_.requestTimeout, readAt.empty() ? nullptr : &readable);
+  for (size_t k = 0; k < writeAt.size(); ++k) Finish(proposed[k], &out.results[writeAt[k]].writeResponse);
+  for (size_t i : readAt) {
+    thrift::GetResponse& get = out.results[i].getResponse;
+    if (readable.outcome == Node::Outcome::kDone) {
+      ReadValue(request.ops[i].get.key, &get);
+    } else {
+      SetFailure(readable.outcome, readable.message, &get.result);
+    }
+  }
 }
 
 void KvServiceHandler::Range(thrift::RangeResponse& out, const thrift::RangeRequest& request) {

@@ -2,7 +2,8 @@
 // KvServiceHandler: the client-facing Thrift service of a node
 // (thrift/kv.thrift). It checks each request against the node's limits,
 // turns writes into commands for the log (statemachine/command.h) and
-// waits for them through Node::Propose, serves linearizable reads after
+// waits for them through Node::Propose (a Batch's together through
+// Node::ProposeAll), serves linearizable reads after
 // Node::WaitReadable and stale reads straight from the kv state, and maps
 // every outcome to a typed result. Runs on Thrift's worker threads.
 #include <chrono>
@@ -22,6 +23,9 @@ class KvServiceHandler : public thrift::KvServiceIf {
     // How long a call waits for its command to be applied (or its read to
     // be confirmed) before answering TIMEOUT.
     std::chrono::milliseconds requestTimeout{5000};
+    // Most ops in one Batch request: well above what the client library
+    // puts in one (KvClient::Options::maxBatchOps).
+    size_t maxBatchOps = 1024;
   };
   KvServiceHandler(Node* node, const Options& options) : node_(node), options_(options) {}
 
@@ -32,6 +36,7 @@ class KvServiceHandler : public thrift::KvServiceIf {
   void Delete(thrift::WriteResponse& out, const thrift::DeleteRequest& request) override;
   void CompareAndSwap(thrift::WriteResponse& out, const thrift::CompareAndSwapRequest& request) override;
   void Range(thrift::RangeResponse& out, const thrift::RangeRequest& request) override;
+  void Batch(thrift::BatchResponse& out, const thrift::BatchRequest& request) override;
   void Status(thrift::NodeStatus& out) override;
   void SnapshotNow(thrift::AdminResponse& out) override;
   void Compact(thrift::AdminResponse& out) override;
@@ -42,11 +47,23 @@ class KvServiceHandler : public thrift::KvServiceIf {
   bool CheckKey(const std::string& key, thrift::Result* result) const;
   bool CheckValue(const std::string& value, const char* what, thrift::Result* result) const;
   bool CheckSession(const thrift::Session& session, thrift::Result* result) const;
-  // Put and Append: check, then Write.
-  void WriteValue(statemachine::Operation op, const thrift::Session& session, const std::string& key,
-                  const std::string& value, thrift::WriteResponse* out);
+  // Each write checks its request and builds the command (pointing into the
+  // request); false, with `refused` filled in, if the request is refused.
+  bool ValueCommand(statemachine::Operation op, const thrift::Session& session,
+                    const std::string& key, const std::string& value, statemachine::Command* c,
+                    thrift::Result* refused) const;
+  bool DeleteCommand(const thrift::DeleteRequest& request, statemachine::Command* c,
+                     thrift::Result* refused) const;
+  bool CasCommand(const thrift::CompareAndSwapRequest& request, statemachine::Command* c,
+                  thrift::Result* refused) const;
+  bool BatchCommand(const thrift::BatchOp& op, statemachine::Command* c,
+                    thrift::Result* refused) const;
   // Proposes `command`, stamped with this node's clock, and waits.
   void Write(statemachine::Command command, thrift::WriteResponse* out);
+  // A write's answer from what its proposal came to.
+  void Finish(const Node::ProposeResult& r, thrift::WriteResponse* out) const;
+  // Reads `key` from the applied state (the caller has made sure it may).
+  void ReadValue(const std::string& key, thrift::GetResponse* out) const;
   // For reads: true when the node may read its state now (after ReadIndex
   // unless `stale`); otherwise fills `result`.
   bool ReadyToRead(bool stale, thrift::Result* result);

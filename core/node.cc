@@ -87,6 +87,7 @@ void Node::Stop() {
   }
   wake_.notify_all();
   if (loop_.joinable()) loop_.join();
+  if (flusher_.joinable()) flusher_.join();
   for (auto& [id, peer] : peers_) peer->Stop();
 }
 
@@ -107,39 +108,67 @@ void Node::Deliver(std::vector<raft::Message> messages, uint64_t bytes) {
 }
 
 Node::ProposeResult Node::Propose(std::string command, Clock::time_point deadline) {
-  auto done = std::make_shared<std::promise<ProposeResult>>();
-  std::future<ProposeResult> result = done->get_future();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (shuttingDown_) return {Outcome::kUnavailable, {}, "the node is shutting down; try another node"};
-    if (inbox_.proposals.size() >= options_.maxPendingProposals) {
-      return {Outcome::kUnavailable, {}, "the node has too many commands waiting to enter the log; retry later"};
-    }
-    inbox_.proposals.push_back({std::move(command), std::move(done)});
-  }
-  wake_.notify_one();
-  if (result.wait_until(deadline) != std::future_status::ready) {
-    return {Outcome::kTimeout, {},
-            "the command was not applied within the request timeout; it may still be: retry with the "
-            "same sequence number",
-            true};
-  }
-  return result.get();
+  std::vector<std::string> one;
+  one.push_back(std::move(command));
+  return std::move(ProposeAll(std::move(one), deadline, nullptr).front());
 }
 
 Node::ReadResult Node::WaitReadable(Clock::time_point deadline) {
-  auto done = std::make_shared<std::promise<ReadResult>>();
-  std::future<ReadResult> result = done->get_future();
+  ReadResult read;
+  ProposeAll({}, deadline, &read);
+  return read;
+}
+
+std::vector<Node::ProposeResult> Node::ProposeAll(std::vector<std::string> commands,
+                                                  Clock::time_point deadline, ReadResult* read) {
+  std::vector<ProposeResult> results(commands.size());
+  std::vector<std::future<ProposeResult>> pending;
+  pending.reserve(commands.size());
+  std::future<ReadResult> readable;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (shuttingDown_) return {Outcome::kUnavailable, "the node is shutting down; try another node"};
-    inbox_.reads.push_back(std::move(done));
+    const char* refusal = nullptr;
+    if (shuttingDown_) {
+      refusal = "the node is shutting down; try another node";
+    } else if (inbox_.proposals.size() + commands.size() > options_.maxPendingProposals) {
+      refusal = "the node has too many commands waiting to enter the log; retry later";
+    }
+    if (refusal != nullptr) {
+      for (ProposeResult& r : results) r = {Outcome::kUnavailable, {}, refusal};
+      if (read != nullptr) *read = {Outcome::kUnavailable, refusal};
+      return results;
+    }
+    for (std::string& command : commands) {
+      auto done = std::make_shared<std::promise<ProposeResult>>();
+      pending.push_back(done->get_future());
+      inbox_.proposals.push_back({std::move(command), std::move(done)});
+    }
+    if (read != nullptr) {
+      auto done = std::make_shared<std::promise<ReadResult>>();
+      readable = done->get_future();
+      inbox_.reads.push_back(std::move(done));
+    }
   }
   wake_.notify_one();
-  if (result.wait_until(deadline) != std::future_status::ready) {
-    return {Outcome::kTimeout, "the leader could not confirm its leadership within the request timeout"};
+  for (size_t i = 0; i < pending.size(); ++i) {
+    if (pending[i].wait_until(deadline) != std::future_status::ready) {
+      results[i] = {Outcome::kTimeout, {},
+                    "the command was not applied within the request timeout; it may still be: "
+                    "retry with the same sequence number",
+                    true};
+      continue;
+    }
+    results[i] = pending[i].get();
   }
-  return result.get();
+  if (read != nullptr) {
+    if (readable.wait_until(deadline) != std::future_status::ready) {
+      *read = {Outcome::kTimeout,
+               "the leader could not confirm its leadership within the request timeout"};
+    } else {
+      *read = readable.get();
+    }
+  }
+  return results;
 }
 
 Status Node::SnapshotNow(Clock::time_point deadline, uint64_t* index) {
@@ -299,23 +328,13 @@ void Node::HandleReady() {
     if (!s.ok()) LOG(FATAL) << "cannot write the raft log: " << s.ToString();
     NoteLogWrite(rd.entries.size(), storage_->SyncedWrites() != syncedBefore, Clock::now() - start);
   }
-  if (rd.hardState) {
-    // A proposal of an older term can no longer be committed under that
-    // term by this node; the caller retries.
-    for (auto it = waiters_.begin(); it != waiters_.end();) {
-      if (it->second.term < rd.hardState->currentTerm) {
-        it->second.done->set_value({Outcome::kNotLeader, {}, NotLeaderMessage(), true});
-        it = waiters_.erase(it);
-      } else {
-        ++it;
-      }
-    }
-  }
+  FailOlderTermWaiters(rd);
   SendAll(rd.messages);
 
   ApplyCommitted(rd.committedEntries);
   ServeReads(rd);
   core_->Advance(rd);
+  if (replica_->FlushAheadDue()) FlushAhead();
   bool took = false;
   const Clock::time_point snapshotStart = Clock::now();
   s = replica_->MaybeSnapshot(core_->voters(), &took);
@@ -328,6 +347,41 @@ void Node::HandleReady() {
               << " ms";
   }
   PublishStatus();
+}
+
+void Node::FlushAhead() {
+  // One at a time: a flush still running when the next is due (a slow disk)
+  // is simply not doubled.
+  if (flushingAhead_.exchange(true)) return;
+  if (flusher_.joinable()) flusher_.join();
+  flusher_ = std::thread([this] {
+    SetThreadName("kv-flush");
+    const Clock::time_point start = Clock::now();
+    Status s = replica_->kv().Flush();
+    if (!s.ok()) {
+      // The snapshot's own flush will do the work (and report a failure).
+      LOG(WARNING) << "flushing the kv memtables ahead of the next snapshot failed: " << s.ToString();
+    } else {
+      VLOG(1) << "flushed the kv memtables ahead of the next snapshot in "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count()
+              << " ms";
+    }
+    flushingAhead_ = false;
+  });
+}
+
+void Node::FailOlderTermWaiters(const raft::Ready& rd) {
+  if (!rd.hardState) return;
+  // A proposal of an older term can no longer be committed under that term
+  // by this node; the caller retries.
+  for (auto it = waiters_.begin(); it != waiters_.end();) {
+    if (it->second.term < rd.hardState->currentTerm) {
+      it->second.done->set_value({Outcome::kNotLeader, {}, NotLeaderMessage(), true});
+      it = waiters_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 void Node::ApplyCommitted(const std::vector<raft::Entry>& committed) {

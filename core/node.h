@@ -14,6 +14,7 @@
 // handler threads talk to it through Propose() and WaitReadable(), which
 // queue work for the loop and block until it answers or a deadline passes;
 // they read the kv state directly (KvStateMachine reads are thread-safe).
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -103,6 +104,12 @@ class Node {
   // and the state machine has applied up to that read index.
   ReadResult WaitReadable(Clock::time_point deadline);
 
+  // Propose for several commands at once, and WaitReadable too if `read` is
+  // given, in one hand-off to the loop: the commands enter the log together
+  // in this order, and each gets its own result.
+  std::vector<ProposeResult> ProposeAll(std::vector<std::string> commands,
+                                        Clock::time_point deadline, ReadResult* read);
+
   const statemachine::KvStateMachine& kv() const { return replica_->kv(); }
   const ClusterConfig& cluster() const { return options_.cluster; }
 
@@ -160,10 +167,13 @@ class Node {
   void Run();
   void TakeInput(Inbox& in);
   void HandleReady();
+  void FailOlderTermWaiters(const raft::Ready& rd);
   void ApplyCommitted(const std::vector<raft::Entry>& committed);
   void ServeReads(const raft::Ready& rd);
   void SendAll(const std::vector<raft::Message>& messages);
   void NoteLogWrite(size_t entries, bool synced, Clock::duration took);
+  // Flushes the kv memtables on a thread of its own (KvReplica::FlushAheadDue).
+  void FlushAhead();
   void FailWaiters(Outcome outcome, const std::string& why);
   void PublishStatus();
   std::string NotLeaderMessage() const;
@@ -174,6 +184,8 @@ class Node {
   std::unique_ptr<raft::Raft> core_;
   std::map<raft::NodeId, std::unique_ptr<PeerSender>> peers_;
   std::thread loop_;
+  std::thread flusher_;                    // started and joined by the loop (and Stop)
+  std::atomic<bool> flushingAhead_{false};
 
   // Handler threads -> loop.
   mutable std::mutex mu_;

@@ -171,6 +171,35 @@ struct AdminResponse {
   3: string detail,
 }
 
+// One call of a Batch: exactly one field is set.
+union BatchOp {
+  1: GetRequest get,
+  2: PutRequest put,
+  3: AppendRequest append,
+  4: DeleteRequest remove,
+  5: CompareAndSwapRequest cas,
+}
+
+// The answer to the op at the same position: getResponse for a get,
+// writeResponse for the others. Each op is answered as if it had come alone; they succeed or
+// fail one by one.
+struct BatchResult {
+  1: optional GetResponse getResponse,
+  2: optional WriteResponse writeResponse,
+}
+
+struct BatchRequest {
+  1: list<BatchOp> ops,
+}
+
+struct BatchResponse {
+  // Set when the batch as a whole was refused (INVALID_ARGUMENT: an op with
+  // no field set, or too many ops); then `results` is empty and no op was
+  // carried out.
+  1: Result result,
+  2: list<BatchResult> results,
+}
+
 service KvService {
   RegisterClientResponse RegisterClient(),
   GetResponse Get(1: GetRequest request),
@@ -179,6 +208,12 @@ service KvService {
   WriteResponse Delete(1: DeleteRequest request),
   WriteResponse CompareAndSwap(1: CompareAndSwapRequest request),
   RangeResponse Range(1: RangeRequest request),
+  // Several independent calls in one request, as a client sends the calls
+  // its threads make at the same time: writes enter the log together and
+  // linearizable reads share one leadership confirmation. Ops in a batch
+  // are concurrent: they take effect in no promised order among
+  // themselves.
+  BatchResponse Batch(1: BatchRequest request),
   NodeStatus Status(),
   // Takes a snapshot at this node's applied index and compacts its log
   // through it.

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <exception>
 #include <future>
 #include <mutex>
 
@@ -125,6 +126,46 @@ class FakeKvNode::Service : public wire::KvServiceIf {
     out.leaderId = node_->nodeId;
   }
 
+  // Each op as if it had come alone, all at once: a test that holds one
+  // op's handler at a gate does not hold the others of its batch.
+  void Batch(wire::BatchResponse& out, const wire::BatchRequest& request) override {
+    {
+      std::lock_guard<std::mutex> lock(node_->mu_);
+      node_->batchSizes_.push_back(request.ops.size());
+    }
+    out.results.resize(request.ops.size());
+    std::vector<std::thread> ops;
+    ops.reserve(request.ops.size());
+    // A handler that throws fails the whole batch, as it would in a node.
+    std::mutex mu;
+    std::exception_ptr thrown;
+    for (size_t i = 0; i < request.ops.size(); ++i) {
+      ops.emplace_back([&, &op = request.ops[i], &result = out.results[i]] {
+        try {
+          RunOp(op, result);
+        } catch (...) {
+          std::lock_guard<std::mutex> lock(mu);
+          thrown = std::current_exception();
+        }
+      });
+    }
+    for (std::thread& t : ops) t.join();
+    if (thrown) std::rethrow_exception(thrown);
+  }
+
+  void RunOp(const wire::BatchOp& op, wire::BatchResult& result) {
+    if (op.__isset.get) {
+      result.__isset.getResponse = true;
+      return Get(result.getResponse, op.get);
+    }
+    result.__isset.writeResponse = true;
+    if (op.__isset.put) return Put(result.writeResponse, op.put);
+    if (op.__isset.append) return Append(result.writeResponse, op.append);
+    if (op.__isset.remove) return Delete(result.writeResponse, op.remove);
+    if (op.__isset.cas) return CompareAndSwap(result.writeResponse, op.cas);
+    result.writeResponse.result.code = wire::Code::INVALID_ARGUMENT;
+  }
+
   // The client library never sends the operators' commands (kvadmin does).
   void SnapshotNow(wire::AdminResponse& out) override { out.result.code = wire::Code::INVALID_ARGUMENT; }
   void Compact(wire::AdminResponse& out) override { out.result.code = wire::Code::INVALID_ARGUMENT; }
@@ -174,6 +215,11 @@ void FakeKvNode::Stop() {
 }
 
 std::string FakeKvNode::endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
+
+std::vector<size_t> FakeKvNode::batchSizes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return batchSizes_;
+}
 
 int FakeKvNode::registrations() const {
   std::lock_guard<std::mutex> lock(mu_);

@@ -78,6 +78,9 @@ class FakeKvNode {
   std::vector<WriteCall> writes() const;
   std::vector<wire::GetRequest> gets() const;
   int ranges() const;
+  // The number of ops in each Batch request, in arrival order (the ops
+  // themselves are recorded like single calls).
+  std::vector<size_t> batchSizes() const;
   // Connections the node has accepted.
   int connections() const;
   // True once `n` writes have arrived (not necessarily been answered).
@@ -95,6 +98,7 @@ class FakeKvNode {
   std::vector<WriteCall> writes_;
   std::vector<wire::GetRequest> gets_;
   int ranges_ = 0;
+  std::vector<size_t> batchSizes_;
   int connections_ = 0;
 
   std::shared_ptr<apache::thrift::concurrency::ThreadManager> workers_;

@@ -386,6 +386,24 @@ TEST(KvReplica, MaybeSnapshotCompactsTheLogOnceSnapshotEntriesAreAppliedAndNotBe
   EXPECT_FALSE(took) << "nothing applied since";
 }
 
+TEST(KvReplica, FlushAheadIsDueOncePerSnapshotIntervalAtThreeQuartersOfIt) {
+  TempDir tmp;
+  Node node(tmp.Sub("node"));
+  node.options.snapshotEntries = 8;
+  ASSERT_TRUE(node.Open().ok());
+  const uint64_t client = node.Register();  // index 1
+  std::vector<uint64_t> dueAt;
+  for (uint64_t seq = 1; seq <= 19; ++seq) {
+    node.Commit({EncPut({client, seq, seq, seq}, "k" + std::to_string(seq), "v")});
+    if (node.replica().FlushAheadDue()) dueAt.push_back(node.replica().kv().AppliedIndex());
+    bool took = false;
+    ASSERT_TRUE(node.replica().MaybeSnapshot(kVoters, &took).ok());
+  }
+  // Snapshots at 8 and 16; flushes due 6 entries into each interval.
+  EXPECT_EQ(dueAt, (std::vector<uint64_t>{6, 14}));
+  EXPECT_EQ(node.log().Snapshot().lastIncludedIndex, 16u);
+}
+
 TEST(KvReplica, MaybeSnapshotCompactsTheLogOnceSnapshotBytesAreAppliedAndNotBefore) {
   TempDir tmp;
   Node node(tmp.Sub("node"));

@@ -1,0 +1,85 @@
+#pragma once
+// BatchQueue: the calls a client's threads make to one node at the same
+// time, sent to it together in Batch requests (thrift/kv.thrift).
+//
+// A call joins the node's queue. If fewer than `maxInFlight` batches to the
+// node are out, the calling thread sends one at once: its own call and as
+// many queued ones as fit. Otherwise it sleeps, and the first batch to come
+// back wakes the call at the head of the queue, whose thread sends the next
+// batch with everything queued by then. A lone call therefore goes out at
+// once, and calls that arrive while the node is busy wait no timer: they
+// travel together, and the node writes them to its log together.
+//
+// Each call keeps its own answer and its own deadline: a call whose
+// deadline passes while it waits leaves (kNoFreeConnection if it was never
+// sent, kNoAnswerInTime if it was); its batch goes on without it.
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "KvService.h"
+#include "core/kv_client_retry.h"
+
+namespace kvraft::client {
+
+struct BatchCall {
+  using Clock = std::chrono::steady_clock;
+
+  kvraft::thrift::BatchOp op;
+  size_t bytes = 0;       // the op's keys and values, to bound a batch's size
+  Clock::time_point end;  // when the caller stops waiting
+
+  // Filled in by the thread that sends the call's batch.
+  Delivery delivery = Delivery::kLost;
+  kvraft::thrift::BatchResult result;  // kAnswered: the node's answer to this op
+  std::string outcome;                 // otherwise: what went wrong, for people
+
+ private:
+  friend class BatchQueue;
+  enum class State { kQueued, kSent, kDone };
+  State state = State::kQueued;         // under the queue's mutex
+  std::condition_variable wake;         // its turn to send, or its batch came back
+};
+
+class BatchQueue {
+ public:
+  using Batch = std::vector<std::shared_ptr<BatchCall>>;
+  struct Limits {
+    size_t maxInFlight = 8;       // batches out to the node at once; at least 1
+    size_t maxOps = 256;          // calls in one batch
+    size_t maxBytes = 512 << 10;  // BatchCall::bytes of one batch, unless one call is larger
+  };
+  // Sends `batch` and fills in every call's delivery, and its result or
+  // outcome. batch[0] is the sending thread's own call: the send must end
+  // by that call's end, so that no caller outlives its deadline (a call
+  // with a later end that gets no answer in time simply tries again).
+  using Sender = std::function<void(const Batch& batch)>;
+
+  explicit BatchQueue(Limits limits);
+
+  // Runs `call` in a batch; returns its delivery. When that is kAnswered,
+  // call->result holds the node's answer; otherwise *outcome says why not.
+  Delivery Run(const std::shared_ptr<BatchCall>& call, const Sender& send, std::string* outcome);
+
+  // Calls waiting for a batch to go out in.
+  size_t queued() const;
+
+ private:
+  // Takes `own` and the queued calls after it that fit into one batch.
+  Batch TakeLocked(const std::shared_ptr<BatchCall>& own);
+  // Someone must send when a batch may go out and calls are waiting.
+  void WakeNextSenderLocked();
+
+  const Limits limits_;
+  mutable std::mutex mu_;
+  std::deque<std::shared_ptr<BatchCall>> queue_;  // calls not yet sent, oldest first
+  size_t inFlight_ = 0;
+};
+
+}  // namespace kvraft::client
