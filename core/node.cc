@@ -119,12 +119,40 @@ Node::ReadResult Node::WaitReadable(Clock::time_point deadline) {
   return read;
 }
 
+Node::Completion::Completion(size_t proposals, bool read)
+    : proposals_(proposals), set_(proposals + (read ? 1 : 0), false), remaining_(set_.size()) {}
+
+void Node::Completion::SetProposal(size_t slot, ProposeResult result) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (set_[slot]) return;
+  proposals_[slot] = std::move(result);
+  set_[slot] = true;
+  if (--remaining_ == 0) done_.notify_one();
+}
+
+void Node::Completion::SetRead(ReadResult result) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (set_.back()) return;
+  read_ = std::move(result);
+  set_.back() = true;
+  if (--remaining_ == 0) done_.notify_one();
+}
+
+std::vector<bool> Node::Completion::Wait(Clock::time_point deadline,
+                                         std::vector<ProposeResult>* proposals, ReadResult* read) {
+  std::unique_lock<std::mutex> lock(mu_);
+  done_.wait_until(lock, deadline, [this] { return remaining_ == 0; });
+  for (size_t i = 0; i < proposals_.size(); ++i) {
+    if (set_[i]) (*proposals)[i] = std::move(proposals_[i]);
+  }
+  if (read != nullptr && set_.back()) *read = std::move(read_);
+  return set_;
+}
+
 std::vector<Node::ProposeResult> Node::ProposeAll(std::vector<std::string> commands,
                                                   Clock::time_point deadline, ReadResult* read) {
   std::vector<ProposeResult> results(commands.size());
-  std::vector<std::future<ProposeResult>> pending;
-  pending.reserve(commands.size());
-  std::future<ReadResult> readable;
+  auto completion = std::make_shared<Completion>(commands.size(), read != nullptr);
   {
     std::lock_guard<std::mutex> lock(mu_);
     const char* refusal = nullptr;
@@ -138,35 +166,23 @@ std::vector<Node::ProposeResult> Node::ProposeAll(std::vector<std::string> comma
       if (read != nullptr) *read = {Outcome::kUnavailable, refusal};
       return results;
     }
-    for (std::string& command : commands) {
-      auto done = std::make_shared<std::promise<ProposeResult>>();
-      pending.push_back(done->get_future());
-      inbox_.proposals.push_back({std::move(command), std::move(done)});
+    for (size_t i = 0; i < commands.size(); ++i) {
+      inbox_.proposals.push_back({std::move(commands[i]), ProposalSlot{completion, i}});
     }
-    if (read != nullptr) {
-      auto done = std::make_shared<std::promise<ReadResult>>();
-      readable = done->get_future();
-      inbox_.reads.push_back(std::move(done));
-    }
+    if (read != nullptr) inbox_.reads.push_back(ReadSlot{completion});
   }
   wake_.notify_one();
-  for (size_t i = 0; i < pending.size(); ++i) {
-    if (pending[i].wait_until(deadline) != std::future_status::ready) {
-      results[i] = {Outcome::kTimeout, {},
-                    "the command was not applied within the request timeout; it may still be: "
-                    "retry with the same sequence number",
-                    true};
-      continue;
-    }
-    results[i] = pending[i].get();
+  const std::vector<bool> answered = completion->Wait(deadline, &results, read);
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (answered[i]) continue;
+    results[i] = {Outcome::kTimeout, {},
+                  "the command was not applied within the request timeout; it may still be: "
+                  "retry with the same sequence number",
+                  true};
   }
-  if (read != nullptr) {
-    if (readable.wait_until(deadline) != std::future_status::ready) {
-      *read = {Outcome::kTimeout,
-               "the leader could not confirm its leadership within the request timeout"};
-    } else {
-      *read = readable.get();
-    }
+  if (read != nullptr && !answered.back()) {
+    *read = {Outcome::kTimeout,
+             "the leader could not confirm its leadership within the request timeout"};
   }
   return results;
 }
@@ -235,10 +251,10 @@ void Node::Run() {
       if (shuttingDown) {
         // Answer whatever was queued and everything waiting, once.
         for (PendingProposal& p : in.proposals) {
-          p.done->set_value({Outcome::kUnavailable, {}, "the node is shutting down; try another node"});
+          p.done.set_value({Outcome::kUnavailable, {}, "the node is shutting down; try another node"});
         }
         in.proposals.clear();
-        for (ReadPromise& r : in.reads) r->set_value({Outcome::kUnavailable, "the node is shutting down"});
+        for (ReadSlot& r : in.reads) r.set_value({Outcome::kUnavailable, "the node is shutting down"});
         in.reads.clear();
       }
     }
@@ -278,17 +294,17 @@ void Node::TakeInput(Inbox& in) {
     uint64_t index = 0, term = 0;
     Status s = core_->Propose(std::move(p.command), &index, &term);
     if (!s.ok()) {
-      p.done->set_value({Outcome::kNotLeader, {}, NotLeaderMessage()});
+      p.done.set_value({Outcome::kNotLeader, {}, NotLeaderMessage()});
       continue;
     }
     waiters_[index] = Waiter{term, std::move(p.done)};
   }
   in.proposals.clear();
-  for (ReadPromise& r : in.reads) {
+  for (ReadSlot& r : in.reads) {
     const uint64_t id = nextReadId_++;
     Status s = core_->ReadIndex(id);
     if (!s.ok()) {
-      r->set_value({Outcome::kNotLeader, NotLeaderMessage()});
+      r.set_value({Outcome::kNotLeader, NotLeaderMessage()});
       continue;
     }
     readsAwaitingIndex_[id] = std::move(r);
@@ -376,7 +392,7 @@ void Node::FailOlderTermWaiters(const raft::Ready& rd) {
   // by this node; the caller retries.
   for (auto it = waiters_.begin(); it != waiters_.end();) {
     if (it->second.term < rd.hardState->currentTerm) {
-      it->second.done->set_value({Outcome::kNotLeader, {}, NotLeaderMessage(), true});
+      it->second.done.set_value({Outcome::kNotLeader, {}, NotLeaderMessage(), true});
       it = waiters_.erase(it);
     } else {
       ++it;
@@ -400,9 +416,9 @@ void Node::ApplyCommitted(const std::vector<raft::Entry>& committed) {
     auto it = waiters_.find(toApply[i].index);
     if (it == waiters_.end()) continue;
     if (it->second.term == toApply[i].term) {
-      it->second.done->set_value({Outcome::kDone, std::move(replies[i]), {}, true});
+      it->second.done.set_value({Outcome::kDone, std::move(replies[i]), {}, true});
     } else {
-      it->second.done->set_value({Outcome::kNotLeader, {}, NotLeaderMessage(), true});
+      it->second.done.set_value({Outcome::kNotLeader, {}, NotLeaderMessage(), true});
     }
     waiters_.erase(it);
   }
@@ -418,12 +434,12 @@ void Node::ServeReads(const raft::Ready& rd) {
   for (uint64_t id : rd.droppedReads) {
     auto it = readsAwaitingIndex_.find(id);
     if (it == readsAwaitingIndex_.end()) continue;
-    it->second->set_value({Outcome::kNotLeader, NotLeaderMessage()});
+    it->second.set_value({Outcome::kNotLeader, NotLeaderMessage()});
     readsAwaitingIndex_.erase(it);
   }
   const uint64_t applied = replica_->kv().AppliedIndex();
   auto end = readsAwaitingApply_.upper_bound(applied);
-  for (auto it = readsAwaitingApply_.begin(); it != end; ++it) it->second->set_value({Outcome::kDone, {}});
+  for (auto it = readsAwaitingApply_.begin(); it != end; ++it) it->second.set_value({Outcome::kDone, {}});
   readsAwaitingApply_.erase(readsAwaitingApply_.begin(), end);
 }
 
@@ -450,11 +466,11 @@ void Node::SendAll(const std::vector<raft::Message>& messages) {
 }
 
 void Node::FailWaiters(Outcome outcome, const std::string& why) {
-  for (auto& [index, w] : waiters_) w.done->set_value({outcome, {}, why, true});
+  for (auto& [index, w] : waiters_) w.done.set_value({outcome, {}, why, true});
   waiters_.clear();
-  for (auto& [id, r] : readsAwaitingIndex_) r->set_value({outcome, why});
+  for (auto& [id, r] : readsAwaitingIndex_) r.set_value({outcome, why});
   readsAwaitingIndex_.clear();
-  for (auto& [index, r] : readsAwaitingApply_) r->set_value({outcome, why});
+  for (auto& [index, r] : readsAwaitingApply_) r.set_value({outcome, why});
   readsAwaitingApply_.clear();
 }
 

@@ -144,21 +144,51 @@ class Node {
   raft::NodeId leaderHint() const;
 
  private:
+  // Where the loop leaves the results of one ProposeAll call. The caller
+  // sleeps once, until all of them are in, rather than once per proposal
+  // while the loop hands them out one by one.
+  class Completion {
+   public:
+    Completion(size_t proposals, bool read);
+    void SetProposal(size_t slot, ProposeResult result);
+    void SetRead(ReadResult result);
+    // Waits until every result is in or `deadline` passes; then moves out
+    // the results that are in and returns which are (proposals, then the read).
+    std::vector<bool> Wait(Clock::time_point deadline, std::vector<ProposeResult>* proposals,
+                           ReadResult* read);
+
+   private:
+    std::mutex mu_;
+    std::condition_variable done_;
+    std::vector<ProposeResult> proposals_;
+    ReadResult read_;
+    std::vector<bool> set_;  // proposals, then the read if asked for
+    size_t remaining_;
+  };
+  // One proposal's place in its Completion.
+  struct ProposalSlot {
+    std::shared_ptr<Completion> completion;
+    size_t slot = 0;
+    void set_value(ProposeResult result) const { completion->SetProposal(slot, std::move(result)); }
+  };
+  struct ReadSlot {
+    std::shared_ptr<Completion> completion;
+    void set_value(ReadResult result) const { completion->SetRead(std::move(result)); }
+  };
   struct PendingProposal {
     std::string command;
-    std::shared_ptr<std::promise<ProposeResult>> done;
+    ProposalSlot done;
   };
   struct Waiter {
     uint64_t term;
-    std::shared_ptr<std::promise<ProposeResult>> done;
+    ProposalSlot done;
   };
-  using ReadPromise = std::shared_ptr<std::promise<ReadResult>>;
   // What handler threads queue for the loop.
   struct Inbox {
     std::vector<raft::Message> messages;
     uint64_t messageBytes = 0;
     std::vector<PendingProposal> proposals;
-    std::vector<ReadPromise> reads;
+    std::vector<ReadSlot> reads;
     std::vector<std::function<void()>> tasks;  // run on the loop between Readys
     bool Empty() const { return messages.empty() && proposals.empty() && reads.empty() && tasks.empty(); }
   };
@@ -198,8 +228,8 @@ class Node {
   // Loop thread only.
   std::map<uint64_t, Waiter> waiters_;  // proposals by log index
   uint64_t nextReadId_ = 1;
-  std::map<uint64_t, ReadPromise> readsAwaitingIndex_;  // by ReadIndex request id
-  std::multimap<uint64_t, ReadPromise> readsAwaitingApply_;  // by read index
+  std::map<uint64_t, ReadSlot> readsAwaitingIndex_;  // by ReadIndex request id
+  std::multimap<uint64_t, ReadSlot> readsAwaitingApply_;  // by read index
   raft::Role role_ = raft::Role::kFollower;
   LoopStats stats_;
   Clock::time_point nextStatsLog_{};  // {}: not yet started
