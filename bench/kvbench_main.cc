@@ -65,7 +65,7 @@ DEFINE_int32(clients, 1, "Client threads, each with one call in flight at a time
                          "client library instance.");
 DEFINE_int32(conns, 0, "Connections per node the clients share; a call waits for a free one. "
                        "0 (default): one per client, as many as calls in flight.");
-DEFINE_int32(batches, 8, "Batches of calls the client library may have out to one node at once; "
+DEFINE_int32(batches, 2, "Batches of calls the client library may have out to one node at once; "
                         "calls made while that many are out travel together in the next "
                         "(KvClient::Options::maxBatchesInFlight). 0: every call in a request of "
                         "its own.");

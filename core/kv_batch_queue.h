@@ -51,7 +51,7 @@ class BatchQueue {
  public:
   using Batch = std::vector<std::shared_ptr<BatchCall>>;
   struct Limits {
-    size_t maxInFlight = 8;       // batches out to the node at once; at least 1
+    size_t maxInFlight = 2;       // batches out to the node at once; at least 1
     size_t maxOps = 256;          // calls in one batch
     size_t maxBytes = 512 << 10;  // BatchCall::bytes of one batch, unless one call is larger
   };

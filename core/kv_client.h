@@ -107,7 +107,7 @@ class KvClient {
     // goes out at once). Each call keeps its own answer, deadline and
     // retries. Fewer requests cost the nodes less per call; 0: every call
     // goes in a request of its own.
-    size_t maxBatchesInFlight = 8;
+    size_t maxBatchesInFlight = 2;
     size_t maxBatchOps = 256;
   };
 

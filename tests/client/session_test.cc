@@ -75,7 +75,11 @@ TEST(Session, FirstOutstandingIsTheLowestWriteStillInFlight) {
     if (w.key == "held2") release2.Wait();
   };
   node.Start();
-  KvClient client(TestOptions({node.endpoint()}));
+  // The node holds several writes at once while others go on: each needs
+  // a request of its own, not a place in a batch behind the held ones.
+  KvClient::Options options = TestOptions({node.endpoint()});
+  options.maxBatchesInFlight = 8;
+  KvClient client(options);
 
   // Writes 1 and 2 are held by the node; each is started only once the one
   // before it arrived, so their numbers are known.
@@ -136,7 +140,11 @@ TEST(Session, AnExpiredSessionIsReportedAndReplacedOnce) {
     }
   };
   node.Start();
-  KvClient client(TestOptions({node.endpoint()}));
+  // The node holds several writes at once while others go on: each needs
+  // a request of its own, not a place in a batch behind the held ones.
+  KvClient::Options options = TestOptions({node.endpoint()});
+  options.maxBatchesInFlight = 8;
+  KvClient client(options);
   ASSERT_TRUE(client.Put("k", "v").ok());
 
   // Four writes of session 1 are in flight when the cluster forgets it.
