@@ -237,7 +237,7 @@ bool KvClient::Impl::Call(const CallSpec& spec, Deadline deadline, Send send, Re
   bool outcomeUnknown = false;    // a write reached a node that did not say it failed
   bool nodeTimedOut = false;      // a node took the request and did not finish it in time
   bool leaderlessAnswer = false;  // a node answered but could not serve: no leader, or busy
-  bool connectionsBusy = false;   // waited for one of this client's connections in vain
+  bool connectionsBusy = false;   // waited in vain for one of its connections or batches
   size_t hopsWithoutPause = 0;
   for (int attempt = 1;; ++attempt) {
     const milliseconds remaining = Remaining(deadline);
@@ -455,8 +455,9 @@ Result KvClient::Impl::Failure(const CallSpec& spec, const AttemptLog& log, bool
         "that is not idempotent (Append, CompareAndSwap)";
   } else if (connectionsBusy) {
     r.message +=
-        "; the client's other calls kept every connection it may open busy: allow more "
-        "connections per node (maxConnectionsPerEndpoint) or make fewer calls at once";
+        "; the client's other calls kept every connection or batch it may have out to the "
+        "node busy: allow more (maxConnectionsPerEndpoint, maxBatchesInFlight) or make fewer "
+        "calls at once";
   } else if (nodeTimedOut) {
     r.message +=
         "; the cluster took requests but did not finish them in time: it may have lost its "

@@ -2,6 +2,7 @@
 // calls travel in Batch requests, each caller gets the answer to its own
 // call, and with batching off every call is a request of its own. Which
 // calls travel together is BatchQueue's business (batch_queue_test.cc).
+#include <chrono>
 #include <numeric>
 #include <set>
 #include <string>
@@ -92,6 +93,28 @@ TEST(Batching, EachCallerGetsItsOwnAnswer) {
   std::set<int64_t> sequences;
   for (const WriteCall& w : node.writes()) sequences.insert(w.session.sequence);
   EXPECT_EQ(sequences.size(), size_t{kThreads * kRounds});
+}
+
+// A call that waits its whole time for a batch slot, every one held by the
+// client's other calls, was never sent: a timeout that says what to change.
+TEST(Batching, ACallThatNeverGetsABatchSlotTimesOutSayingWhy) {
+  FakeKvNode node;
+  Gate release;
+  node.onWrite = [&](const WriteCall&, wire::WriteResponse&) { release.Wait(); };
+  node.Start();
+  KvClient::Options options = TestOptions({node.endpoint()}, std::chrono::milliseconds(300));
+  options.maxBatchesInFlight = 1;
+  KvClient client(options);
+  // Its outcome is not the point: a retry within its last millisecond may
+  // find the node released.
+  std::thread held([&client] { client.Put("held", "v"); });
+  ASSERT_TRUE(node.WaitForWrites(1));
+  Result get = client.Get("k");
+  EXPECT_EQ(get.code, Code::kTimeout) << get.ToString();
+  EXPECT_NE(get.message.find("maxBatchesInFlight"), std::string::npos) << get.message;
+  EXPECT_TRUE(node.gets().empty()) << "it was never sent";
+  release.Open();
+  held.join();
 }
 
 }  // namespace
