@@ -50,7 +50,7 @@
 #                   e.g. "put:1 put:64 get:64 stale:64"
 #   KEY_SIZE [16]  VAL_SIZE [256]  KEY_SPACE [1000000]  READ_KEYS [1]
 #   KVBENCH_ARGS [] extra kvbench flags for every kvraft run, space-separated
-#                   (e.g. "--conns=16" where the kvbench build has that flag)
+#                   (e.g. "--conns=16", or "--batches=0" to send every call alone)
 #   ETCD_CONNS [16] gRPC connections of etcd's benchmark (fewer if fewer clients)
 #   ETCD_PORT_BASE [23700]  member i listens on 127.0.0.1:BASE+i (clients) and
 #                   127.0.0.1:BASE+100+i (peers)
