@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <functional>
 #include <future>
 #include <map>
 #include <mutex>
@@ -75,22 +76,22 @@ std::future<Delivery> RunAsync(BatchQueue& queue, std::shared_ptr<BatchCall> cal
   });
 }
 
-bool WaitSent(RecordingSender& sender, size_t batches) {
+// True once `holds` does, polled every millisecond; false after kPatience.
+bool Eventually(const std::function<bool()>& holds) {
   const auto end = std::chrono::steady_clock::now() + kPatience;
-  while (sender.batches().size() != batches) {
+  while (!holds()) {
     if (std::chrono::steady_clock::now() > end) return false;
     std::this_thread::sleep_for(1ms);
   }
   return true;
 }
 
+bool WaitSent(RecordingSender& sender, size_t batches) {
+  return Eventually([&] { return sender.batches().size() == batches; });
+}
+
 bool WaitQueued(const BatchQueue& queue, size_t n) {
-  const auto end = std::chrono::steady_clock::now() + kPatience;
-  while (queue.queued() != n) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
+  return Eventually([&] { return queue.queued() == n; });
 }
 
 TEST(BatchQueue, ALoneCallGoesOutAtOnceOnItsOwnThread) {
