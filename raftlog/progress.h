@@ -25,7 +25,6 @@ struct Progress {
   bool progressSinceHeartbeat = false;  // acked anything since the last heartbeat
   bool inflightAtHeartbeat = false;     // had unacknowledged messages at the last heartbeat
   uint64_t readRoundAcked = 0;       // highest ReadIndex round the follower has answered
-  uint64_t commitSent = 0;           // leaderCommit last sent
   // Snapshot state: which snapshot is being sent, and how much of it was acknowledged.
   uint64_t snapshotIndex = 0;
   uint64_t snapshotOffset = 0;

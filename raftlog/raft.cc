@@ -481,7 +481,6 @@ bool Raft::MaybeCommit() {
   if (log_.TermOrZero(n) != currentTerm_ && !KVRAFT_MUTANT(kCommitPreviousTermByCount)) return false;
   const bool firstInTerm = log_.TermOrZero(log_.committed()) != currentTerm_;
   log_.CommitTo(n);
-  needBroadcast_ = true;
   if (firstInTerm) {
     std::vector<uint64_t> waiting;
     waiting.swap(readsAwaitingCommit_);
@@ -522,7 +521,6 @@ void Raft::SendAppend(NodeId to, bool allowEmpty) {
     pr.probeSent = true;
   }
   m.entries = std::move(entries);
-  pr.commitSent = m.leaderCommit;
   Send(std::move(m));
 }
 
@@ -540,7 +538,6 @@ void Raft::SendHeartbeat(NodeId to) {
   m.prevLogTerm = log_.TermOrZero(prevIndex);
   m.leaderCommit = log_.committed();
   m.readRound = readRound_;
-  pr.commitSent = m.leaderCommit;
   Send(std::move(m));
 }
 
@@ -648,18 +645,18 @@ void Raft::HandleSnapshotResponse(const Message& m) {
 void Raft::FlushLeaderSends() {
   if (!needBroadcast_) return;
   needBroadcast_ = false;
+  // A commitIndex that moved is not sent on its own: the next append or
+  // heartbeat (at most heartbeatTick away) carries it. Followers apply that
+  // much later, which only stale reads there can see; sending it at once
+  // would cost a message, a follower wake-up and a reply per commit, a
+  // tenth of the CPU of a put at one client (bench/RESULTS.md).
   for (auto& [peer, pr] : progress_) {
     // Batching: every proposal since the last Ready goes out together, up to
     // maxSizePerMsg per message and maxInflightMsgs messages.
-    const uint64_t before = pr.commitSent;
     while (!pr.IsPaused(config_.maxInflightMsgs) && pr.nextIndex <= log_.LastIndex()) {
       const uint64_t next = pr.nextIndex;
       SendAppend(peer, false);
       if (pr.state != ProgressState::kReplicate || pr.nextIndex == next) break;
-    }
-    if (pr.commitSent == before && before < log_.committed() &&
-        pr.state != ProgressState::kSnapshot) {
-      SendHeartbeat(peer);  // carries the new commitIndex
     }
   }
 }

@@ -124,7 +124,7 @@ class Raft {
 
   // Leader state.
   std::map<NodeId, Progress> progress_;  // followers only; the leader's own match is SelfMatch()
-  bool needBroadcast_ = false;           // new entries or commit to send at the next Ready
+  bool needBroadcast_ = false;           // new entries to send at the next Ready
 
   // ReadIndex state.
   struct PendingRead {

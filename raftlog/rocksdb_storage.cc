@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "raftlog/log_codec.h"
+#include "raftlog/sized_wal_env.h"
 
 namespace kvraft::raft {
 
@@ -188,6 +189,9 @@ rocksdb::DBOptions RocksDbStorage::DbOptions() {
   // Every open rotates the info LOG; keep a few for diagnosis instead of
   // the default 1000 files in the data directory.
   o.keep_log_file_num = 10;
+  // Each log write's fdatasync then writes the data alone, not the inode
+  // too (sized_wal_env.h).
+  o.env = SizedWalEnv();
   return o;
 }
 
