@@ -12,6 +12,6 @@ apt-get install -y -qq --no-install-recommends \
   ca-certificates g++ cmake ninja-build pkg-config git \
   librocksdb-dev libthrift-dev thrift-compiler libboost-dev libevent-dev \
   libgoogle-glog-dev libgflags-dev libgtest-dev libgmock-dev \
-  libbenchmark-dev nlohmann-json3-dev python3 python3-thrift procps \
+  libbenchmark-dev nlohmann-json3-dev libgoogle-perftools-dev python3 python3-thrift procps \
   gnuplot-nox >/dev/null
 echo "install-deps.sh: dependencies installed"
