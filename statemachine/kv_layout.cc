@@ -87,6 +87,12 @@ rocksdb::DBOptions KvDbOptions() {
   // Every open rotates the info LOG; keep a few for diagnosis instead of the
   // default 1000 files in the data directory.
   o.keep_log_file_num = 10;
+  // Gets of keys spread over more data than the 8 MiB block cache read a
+  // block from the page cache each time; mapped SST files save that pread
+  // and its copy (+8-16% gets over 10^6 keys, bench/RESULTS.md). The price:
+  // a disk read error surfaces as SIGBUS, which stops this node instead of
+  // failing one read; the other replicas carry on either way.
+  o.allow_mmap_reads = true;
   return o;
 }
 
