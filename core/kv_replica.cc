@@ -126,7 +126,7 @@ Status KvReplica::InstallFromReady(const raft::Ready& ready) {
                                               std::to_string(meta.lastIncludedIndex));
 }
 
-Status KvReplica::Apply(const std::vector<raft::Entry>& committed,
+Status KvReplica::Apply(std::span<const raft::Entry> committed,
                         std::vector<statemachine::Reply>* replies) {
   replies->clear();
   if (committed.empty()) return Status::Ok();

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -63,8 +64,7 @@ class KvReplica {
   // Ready step 4: applies `committed` in one batch; (*replies)[i] answers
   // committed[i] (kSkipped for entries applied before). A non-OK status
   // means the node must stop (KvStateMachine::ApplyBatch).
-  Status Apply(const std::vector<raft::Entry>& committed,
-               std::vector<statemachine::Reply>* replies);
+  Status Apply(std::span<const raft::Entry> committed, std::vector<statemachine::Reply>* replies);
 
   // After applying: takes a snapshot and compacts the log when the
   // configured limits are reached. *took says whether it did.

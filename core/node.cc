@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <span>
 
 #include "core/thread_name.h"
 
@@ -401,11 +402,12 @@ void Node::FailOlderTermWaiters(const raft::Ready& rd) {
 }
 
 void Node::ApplyCommitted(const std::vector<raft::Entry>& committed) {
+  // Committed entries come in index order; those at or below the applied
+  // index (a replay after a restart) are a prefix to skip, not to copy.
   const uint64_t applied = replica_->kv().AppliedIndex();
-  std::vector<raft::Entry> toApply;
-  for (const raft::Entry& e : committed) {
-    if (e.index > applied) toApply.push_back(e);
-  }
+  const auto fresh = std::partition_point(committed.begin(), committed.end(),
+                                          [applied](const raft::Entry& e) { return e.index <= applied; });
+  const std::span<const raft::Entry> toApply(fresh, committed.end());
   if (toApply.empty()) return;
   std::vector<statemachine::Reply> replies;
   const Clock::time_point start = Clock::now();
