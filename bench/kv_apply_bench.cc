@@ -9,6 +9,10 @@
 //                        1 MiB chunks and install it on a fresh instance:
 //                        CRCs on both sides, the writes, fsyncs, the swap
 //                        and the reopen.
+//   BM_Get               Gets per second of loaded keys chosen uniformly,
+//                        from one thread, over N keys of 256-byte values
+//                        (16-byte keys), applied as the log would; the
+//                        fill's time is the counter fill_s.
 // State sizes are user key+value bytes of incompressible 1 KiB values. Data
 // goes under $KV_BENCH_DIR (default /tmp), removed at exit. A run of the
 // 64 and 256 MiB points:
@@ -17,6 +21,7 @@
 #include <glog/logging.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -25,6 +30,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "statemachine/command.h"
@@ -156,34 +162,58 @@ void BM_ApplyPut(benchmark::State& state) {
 }
 BENCHMARK(BM_ApplyPut)->Arg(64)->UseManualTime()->MinTime(10.0)->Unit(benchmark::kMicrosecond);
 
-// One filled instance per state size, shared by the snapshot benchmarks.
+// One filled instance per (puts, value size), shared by the benchmarks that
+// read it and by every run of one benchmark: the library calls a benchmark
+// several times while it sizes the iterations.
 struct FilledState {
   ScratchDir dir;
   std::unique_ptr<KvStateMachine> sm;
-  uint64_t userBytes = 0;
   double fillSeconds = 0;
 };
 
 // Closed and removed by main() before exit: a RocksDB instance closed
 // during static destruction may outlive RocksDB's own statics and crash.
-std::map<uint64_t, std::unique_ptr<FilledState>> filledStates;
+std::map<std::pair<uint64_t, size_t>, std::unique_ptr<FilledState>> filledStates;
 
-FilledState& Filled(uint64_t mib) {
-  std::unique_ptr<FilledState>& f = filledStates[mib];
+// Applies `puts` puts of distinct keys, Key(0) .. Key(puts - 1), in batches
+// of 64 as the log would deliver them.
+FilledState& Filled(uint64_t puts, size_t valueBytes) {
+  std::unique_ptr<FilledState>& f = filledStates[{puts, valueBytes}];
   if (f) return *f;
   f = std::make_unique<FilledState>();
   f->sm = OpenAt(f->dir.Sub("kv"));
-  PutSource puts(*f->sm, 16, 1024);
+  PutSource source(*f->sm, 16, valueBytes);
   std::vector<Reply> replies;
   const Clock::time_point start = Clock::now();
-  while (f->userBytes < (mib << 20)) {
-    Check(f->sm->ApplyBatch(puts.Next(64), &replies), "fill");
-    f->userBytes += 64 * (16 + 1024);
+  for (uint64_t done = 0; done < puts; done += 64) {
+    Check(f->sm->ApplyBatch(source.Next(std::min<uint64_t>(64, puts - done)), &replies), "fill");
   }
   f->fillSeconds = Seconds(start);
-  LOG(WARNING) << "filled " << mib << " MiB in " << f->fillSeconds << " s";
+  LOG(WARNING) << "applied " << puts << " puts of " << valueBytes << "-byte values in "
+               << f->fillSeconds << " s";
   return *f;
 }
+
+// A state of `mib` MiB of 16-byte keys and 1 KiB values.
+FilledState& FilledMiB(uint64_t mib) {
+  constexpr uint64_t kBatchBytes = 64 * (16 + 1024);
+  return Filled((((mib << 20) + kBatchBytes - 1) / kBatchBytes) * 64, 1024);
+}
+
+void BM_Get(benchmark::State& state) {
+  const uint64_t keys = state.range(0);
+  FilledState& loaded = Filled(keys, 256);
+  std::mt19937_64 rng(7);
+  Reply reply;
+  for (auto _ : state) {
+    Check(loaded.sm->Get(Key(rng() % keys), &reply), "get");
+    CHECK(reply.ok()) << "a loaded key was not found";
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["fill_s"] = loaded.fillSeconds;
+}
+BENCHMARK(BM_Get)->Arg(100'000)->Arg(1'000'000)->Arg(10'000'000)->MinTime(5.0)->Unit(
+    benchmark::kMicrosecond);
 
 uint64_t DirBytes(const std::string& dir) {
   uint64_t total = 0;
@@ -192,7 +222,7 @@ uint64_t DirBytes(const std::string& dir) {
 }
 
 void BM_CreateSnapshot(benchmark::State& state) {
-  FilledState& f = Filled(state.range(0));
+  FilledState& f = FilledMiB(state.range(0));
   int n = 0;
   double first = 0;
   uint64_t bytes = 0;
@@ -219,7 +249,7 @@ BENCHMARK(BM_CreateSnapshot)
     ->Unit(benchmark::kMillisecond);
 
 void BM_StreamInstall(benchmark::State& state) {
-  FilledState& f = Filled(state.range(0));
+  FilledState& f = FilledMiB(state.range(0));
   SnapshotInfo info;
   Check(f.sm->CreateSnapshot(f.dir.Sub("send"), &info), "checkpoint");
   uint64_t streamBytes = 0;
