@@ -69,10 +69,6 @@ DEFINE_int32(batches, 2, "Batches of calls the client library may have out to on
                         "calls made while that many are out travel together in the next "
                         "(KvClient::Options::maxBatchesInFlight). 0: every call in a request of "
                         "its own.");
-DEFINE_int32(batch_min_calls, 8, "While a batch is out to a node, calls that must wait before "
-                                 "another goes out beside it, unless one is a stale read "
-                                 "(KvClient::Options::minCallsForAnotherBatch). 1: whenever "
-                                 "any call waits.");
 DEFINE_double(rate, 0, "Open loop: operations per second over all clients, on a fixed schedule; "
                        "each operation's latency runs from its intended start, so a backlog "
                        "(all clients busy) shows as latency. 0 (default): closed loop, each "
@@ -229,7 +225,6 @@ int main(int argc, char** argv) {
   if (FLAGS_clients < 1) return Fail("--clients must be at least 1");
   if (FLAGS_conns < 0) return Fail("--conns must be at least 1 (or 0: one per client)");
   if (FLAGS_batches < 0) return Fail("--batches must be at least 1 (or 0: no batching)");
-  if (FLAGS_batch_min_calls < 1) return Fail("--batch_min_calls must be at least 1");
   if (FLAGS_rate < 0) return Fail("--rate must be positive (or 0 for the closed loop)");
   if (FLAGS_late_ms < 0) return Fail("--late_ms must not be negative");
   if (FLAGS_warmup < 0) return Fail("--warmup must not be negative");
@@ -293,7 +288,6 @@ int main(int argc, char** argv) {
   clientOptions.timeout = std::chrono::milliseconds(FLAGS_timeout_ms);
   clientOptions.maxConnectionsPerEndpoint = static_cast<size_t>(FLAGS_conns);
   clientOptions.maxBatchesInFlight = static_cast<size_t>(FLAGS_batches);
-  clientOptions.minCallsForAnotherBatch = static_cast<size_t>(FLAGS_batch_min_calls);
   client::KvClient client(clientOptions);
 
   bench::LoadResult load;
@@ -332,7 +326,6 @@ int main(int argc, char** argv) {
   description.clients = FLAGS_clients;
   description.conns = FLAGS_conns > 0 ? FLAGS_conns : FLAGS_clients;
   description.batches = FLAGS_batches;
-  description.batchMinCalls = FLAGS_batch_min_calls;
   description.keys = bench::KeyOrderName(keyOrder);
   description.zipfTheta = FLAGS_zipf_theta;
   description.keySpace = counts.keySpace;

@@ -66,7 +66,6 @@ nlohmann::json SummaryJson(const RunDescription& run, const RunResult& result) {
       {"clients", run.clients},
       {"conns", run.conns},
       {"batches", run.batches},
-      {"batch_min_calls", run.batchMinCalls},
       {"keys", run.keys},
       {"key_space", run.keySpace},
       {"load_keys", run.loadKeys},

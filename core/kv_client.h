@@ -109,11 +109,6 @@ class KvClient {
     // goes in a request of its own.
     size_t maxBatchesInFlight = 2;
     size_t maxBatchOps = 256;
-    // While a batch is out to a node, another goes out only once this many
-    // calls wait for it, or a stale read does: writes and linearizable reads
-    // wait a round at the node anyway, and fewer, fuller batches cost it
-    // less. 1: whenever any call waits.
-    size_t minCallsForAnotherBatch = 8;
   };
 
   explicit KvClient(Options options);

@@ -139,44 +139,6 @@ TEST(BatchQueue, CallsMadeWhileTheBatchesAreOutTravelTogetherInTheNext) {
             (std::set<std::string>{"b", "c", "d"}));
 }
 
-TEST(BatchQueue, AnotherBatchGoesOutOnceEnoughCallsWaitOrAQuickOneDoes) {
-  BatchQueue queue({.maxInFlight = 2, .maxOps = 16, .maxBytes = 1024, .minCallsForAnotherBatch = 3});
-  Gate holdFirst, holdSecond;
-  RecordingSender recorder({{0, &holdFirst}, {1, &holdSecond}});
-  const BatchQueue::Sender send = [&](const BatchQueue::Batch& b) { recorder(b); };
-  auto a = RunAsync(queue, CallFor("a"), send);
-  ASSERT_TRUE(WaitSent(recorder, 1));
-  // One batch is out: two waiting calls are not enough for another...
-  auto b = RunAsync(queue, CallFor("b"), send);
-  auto c = RunAsync(queue, CallFor("c"), send);
-  ASSERT_TRUE(WaitQueued(queue, 2));
-  EXPECT_EQ(recorder.batches().size(), 1u);
-  // ...the third is, and takes the other two along.
-  auto d = RunAsync(queue, CallFor("d"), send);
-  ASSERT_TRUE(WaitSent(recorder, 2));
-  EXPECT_EQ(queue.queued(), 0u);
-  holdSecond.Open();
-  for (auto* f : {&b, &c, &d}) EXPECT_EQ(f->get(), Delivery::kAnswered);
-  // One batch is out again: a lone write waits, and a quick call (a stale
-  // read) sends a batch at once, with the write in it.
-  auto e = RunAsync(queue, CallFor("e"), send);
-  ASSERT_TRUE(WaitQueued(queue, 1));
-  EXPECT_EQ(recorder.batches().size(), 2u);
-  auto quick = CallFor("quick");
-  quick->quick = true;
-  std::string outcome;
-  EXPECT_EQ(queue.Run(quick, send, &outcome), Delivery::kAnswered);
-  EXPECT_EQ(e.get(), Delivery::kAnswered);
-  holdFirst.Open();
-  EXPECT_EQ(a.get(), Delivery::kAnswered);
-  const auto batches = recorder.batches();
-  ASSERT_EQ(batches.size(), 3u);
-  EXPECT_EQ(batches[0], std::vector<std::string>{"a"});
-  EXPECT_EQ(std::set<std::string>(batches[1].begin(), batches[1].end()),
-            (std::set<std::string>{"b", "c", "d"}));
-  EXPECT_EQ(batches[2], (std::vector<std::string>{"quick", "e"}));
-}
-
 TEST(BatchQueue, ABatchHoldsAtMostMaxOpsCallsAndMaxBytes) {
   for (const bool byBytes : {false, true}) {
     SCOPED_TRACE(byBytes ? "bytes" : "ops");

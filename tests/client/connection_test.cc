@@ -74,7 +74,6 @@ TEST(Connections, CappedClientMakesCallersTakeTurnsOnItsConnections) {
   node.Start();
   KvClient::Options options = TestOptions({node.endpoint()});
   options.maxConnectionsPerEndpoint = kCap;
-  options.minCallsForAnotherBatch = 1;  // a second batch at once, to fill the second connection
   KvClient client(options);
 
   std::vector<std::thread> callers;
