@@ -69,6 +69,11 @@ DEFINE_int32(batches, 2, "Batches of calls the client library may have out to on
                         "calls made while that many are out travel together in the next "
                         "(KvClient::Options::maxBatchesInFlight). 0: every call in a request of "
                         "its own.");
+DEFINE_int32(another_batch_cap, 8, "While a batch is out to a node, another goes out beside it once "
+                                   "half the calls the clients keep going wait, but at most this "
+                                   "many, or once a stale read waits "
+                                   "(KvClient::Options::anotherBatchCap). 1: whenever any call "
+                                   "waits.");
 DEFINE_double(rate, 0, "Open loop: operations per second over all clients, on a fixed schedule; "
                        "each operation's latency runs from its intended start, so a backlog "
                        "(all clients busy) shows as latency. 0 (default): closed loop, each "
@@ -225,6 +230,7 @@ int main(int argc, char** argv) {
   if (FLAGS_clients < 1) return Fail("--clients must be at least 1");
   if (FLAGS_conns < 0) return Fail("--conns must be at least 1 (or 0: one per client)");
   if (FLAGS_batches < 0) return Fail("--batches must be at least 1 (or 0: no batching)");
+  if (FLAGS_another_batch_cap < 1) return Fail("--another_batch_cap must be at least 1");
   if (FLAGS_rate < 0) return Fail("--rate must be positive (or 0 for the closed loop)");
   if (FLAGS_late_ms < 0) return Fail("--late_ms must not be negative");
   if (FLAGS_warmup < 0) return Fail("--warmup must not be negative");
@@ -288,6 +294,7 @@ int main(int argc, char** argv) {
   clientOptions.timeout = std::chrono::milliseconds(FLAGS_timeout_ms);
   clientOptions.maxConnectionsPerEndpoint = static_cast<size_t>(FLAGS_conns);
   clientOptions.maxBatchesInFlight = static_cast<size_t>(FLAGS_batches);
+  clientOptions.anotherBatchCap = static_cast<size_t>(FLAGS_another_batch_cap);
   client::KvClient client(clientOptions);
 
   bench::LoadResult load;
@@ -326,6 +333,7 @@ int main(int argc, char** argv) {
   description.clients = FLAGS_clients;
   description.conns = FLAGS_conns > 0 ? FLAGS_conns : FLAGS_clients;
   description.batches = FLAGS_batches;
+  description.anotherBatchCap = FLAGS_another_batch_cap;
   description.keys = bench::KeyOrderName(keyOrder);
   description.zipfTheta = FLAGS_zipf_theta;
   description.keySpace = counts.keySpace;

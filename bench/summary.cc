@@ -66,6 +66,7 @@ nlohmann::json SummaryJson(const RunDescription& run, const RunResult& result) {
       {"clients", run.clients},
       {"conns", run.conns},
       {"batches", run.batches},
+      {"another_batch_cap", run.anotherBatchCap},
       {"keys", run.keys},
       {"key_space", run.keySpace},
       {"load_keys", run.loadKeys},

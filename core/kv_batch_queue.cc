@@ -9,6 +9,7 @@ namespace {
 BatchQueue::Limits AtLeastOne(BatchQueue::Limits limits) {
   limits.maxInFlight = std::max<size_t>(limits.maxInFlight, 1);
   limits.maxOps = std::max<size_t>(limits.maxOps, 1);
+  limits.anotherBatchCap = std::max<size_t>(limits.anotherBatchCap, 1);
   return limits;
 }
 
@@ -21,18 +22,22 @@ Delivery BatchQueue::Run(const std::shared_ptr<BatchCall>& call, const Sender& s
   std::unique_lock<std::mutex> lock(mu_);
   call->state = BatchCall::State::kQueued;
   queue_.push_back(call);
+  if (call->quick) ++quickQueued_;
   for (;;) {
     if (call->state == BatchCall::State::kDone) {
       if (call->delivery != Delivery::kAnswered) *outcome = call->outcome;
       return call->delivery;
     }
-    if (call->state == BatchCall::State::kQueued && inFlight_ < limits_.maxInFlight) {
+    if (call->state == BatchCall::State::kQueued && MaySendLocked()) {
       Batch batch = TakeLocked(call);
       ++inFlight_;
+      callsInFlight_ += batch.size();
       lock.unlock();
       send(batch);
       lock.lock();
+      callsKeptGoing_ = callsInFlight_ + queue_.size();
       --inFlight_;
+      callsInFlight_ -= batch.size();
       for (const std::shared_ptr<BatchCall>& c : batch) {
         c->state = BatchCall::State::kDone;
         if (c != call) c->wake.notify_one();
@@ -43,9 +48,17 @@ Delivery BatchQueue::Run(const std::shared_ptr<BatchCall>& call, const Sender& s
     if (call->wake.wait_until(lock, call->end) == std::cv_status::no_timeout) continue;
     if (call->state == BatchCall::State::kQueued) {
       queue_.erase(std::find(queue_.begin(), queue_.end(), call));
+      if (call->quick) --quickQueued_;
       WakeNextSenderLocked();
-      *outcome = "the client's other calls kept all " + std::to_string(limits_.maxInFlight) +
-                 " batches it may have out to the node busy until the call's time ran out";
+      if (inFlight_ < limits_.maxInFlight) {
+        *outcome = "the call waited for the client's batch out to the node to come back "
+                   "(another goes out beside it once half the calls the client keeps going, "
+                   "but at most " +
+                   std::to_string(limits_.anotherBatchCap) + ", wait) until its time ran out";
+      } else {
+        *outcome = "the client's other calls kept all " + std::to_string(limits_.maxInFlight) +
+                   " batches it may have out to the node busy until the call's time ran out";
+      }
       return Delivery::kNoFreeConnection;
     }
     if (call->state == BatchCall::State::kSent) {
@@ -66,19 +79,28 @@ BatchQueue::Batch BatchQueue::TakeLocked(const std::shared_ptr<BatchCall>& own) 
   size_t bytes = own->bytes;
   own->state = BatchCall::State::kSent;
   queue_.erase(std::find(queue_.begin(), queue_.end(), own));
+  if (own->quick) --quickQueued_;
   while (!queue_.empty() && batch.size() < limits_.maxOps &&
          bytes + queue_.front()->bytes <= limits_.maxBytes) {
     std::shared_ptr<BatchCall> next = std::move(queue_.front());
     queue_.pop_front();
     bytes += next->bytes;
+    if (next->quick) --quickQueued_;
     next->state = BatchCall::State::kSent;
     batch.push_back(std::move(next));
   }
   return batch;
 }
 
+bool BatchQueue::MaySendLocked() const {
+  if (inFlight_ >= limits_.maxInFlight) return false;
+  if (inFlight_ == 0 || quickQueued_ > 0) return true;
+  const size_t half = (callsKeptGoing_ + 1) / 2;
+  return queue_.size() >= std::clamp<size_t>(half, 1, limits_.anotherBatchCap);
+}
+
 void BatchQueue::WakeNextSenderLocked() {
-  if (!queue_.empty() && inFlight_ < limits_.maxInFlight) queue_.front()->wake.notify_one();
+  if (!queue_.empty() && MaySendLocked()) queue_.front()->wake.notify_one();
 }
 
 }  // namespace kvraft::client

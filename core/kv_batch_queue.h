@@ -2,13 +2,23 @@
 // BatchQueue: the calls a client's threads make to one node at the same
 // time, sent to it together in Batch requests (thrift/kv.thrift).
 //
-// A call joins the node's queue. If fewer than `maxInFlight` batches to the
-// node are out, the calling thread sends one at once: its own call and as
-// many queued ones as fit. Otherwise it sleeps, and the first batch to come
-// back wakes the call at the head of the queue, whose thread sends the next
-// batch with everything queued by then. A lone call therefore goes out at
-// once, and calls that arrive while the node is busy wait no timer: they
-// travel together, and the node writes them to its log together.
+// A call joins the node's queue. If no batch to the node is out, the
+// calling thread sends one at once: its own call and as many queued ones as
+// fit. While batches are out, another one (up to `maxInFlight`) goes out as
+// soon as a quick call waits (a stale read, which the node answers from its
+// own state) or half of the calls the client keeps going do (counted when
+// the last batch came back), but never more than `anotherBatchCap`.
+// Otherwise the call sleeps, and the first batch to come back wakes the
+// call at the head of the queue, whose thread sends the next batch with
+// everything queued by then. A lone call therefore goes out at once, and
+// calls that arrive while the node is busy wait no timer: they travel
+// together, and the node writes them to its log together.
+//
+// Why half: writes and linearizable reads wait a log or heartbeat round at
+// the node anyway, so a batch sent with one or two calls while a full one
+// is out costs the node a request and gains little. Two batches carrying
+// about equal shares keep both slots useful: 2 threads still send one call
+// each, 16 send two batches of 8 (bench/RESULTS.md).
 //
 // Each call keeps its own answer and its own deadline: a call whose
 // deadline passes while it waits leaves (kNoFreeConnection if it was never
@@ -33,6 +43,7 @@ struct BatchCall {
 
   kvraft::thrift::BatchOp op;
   size_t bytes = 0;       // the op's keys and values, to bound a batch's size
+  bool quick = false;     // a stale read: the node answers it without a round to its peers
   Clock::time_point end;  // when the caller stops waiting
 
   // Filled in by the thread that sends the call's batch.
@@ -54,6 +65,10 @@ class BatchQueue {
     size_t maxInFlight = 2;       // batches out to the node at once; at least 1
     size_t maxOps = 256;          // calls in one batch
     size_t maxBytes = 512 << 10;  // BatchCall::bytes of one batch, unless one call is larger
+    // The most calls that must wait before a batch goes out beside those
+    // already out (see above); at least 1, and 1 sends one whenever any
+    // call waits.
+    size_t anotherBatchCap = 8;
   };
   // Sends `batch` and fills in every call's delivery, and its result or
   // outcome. batch[0] is the sending thread's own call: the send must end
@@ -73,6 +88,8 @@ class BatchQueue {
  private:
   // Takes `own` and the queued calls after it that fit into one batch.
   Batch TakeLocked(const std::shared_ptr<BatchCall>& own);
+  // Whether a batch may go out now (see the top of this file).
+  bool MaySendLocked() const;
   // Someone must send when a batch may go out and calls are waiting.
   void WakeNextSenderLocked();
 
@@ -80,6 +97,9 @@ class BatchQueue {
   mutable std::mutex mu_;
   std::deque<std::shared_ptr<BatchCall>> queue_;  // calls not yet sent, oldest first
   size_t inFlight_ = 0;
+  size_t callsInFlight_ = 0;   // calls in the batches out
+  size_t callsKeptGoing_ = 0;  // calls out or queued when the last batch came back
+  size_t quickQueued_ = 0;     // quick calls in queue_
 };
 
 }  // namespace kvraft::client

@@ -171,7 +171,7 @@ class KvClient::Impl {
       : options_(std::move(options)),
         endpoints_(options_.endpoints, options_.maxConnectionsPerEndpoint,
                    BatchQueue::Limits{options_.maxBatchesInFlight, options_.maxBatchOps,
-                                      kMaxBatchBytes}) {}
+                                      kMaxBatchBytes, options_.anotherBatchCap}) {}
 
   Result Get(std::string_view key, bool stale);
   Result Put(std::string_view key, std::string_view value);
@@ -391,6 +391,7 @@ Delivery KvClient::Impl::AttemptInBatch(ConnectionPool* node, milliseconds timeo
   auto call = std::make_shared<BatchCall>();
   makeOp(&call->op);
   call->bytes = OpBytes(call->op);
+  call->quick = call->op.__isset.get && call->op.get.stale;
   call->end = Clock::now() + timeout;
   const Delivery delivery = node->batches().Run(
       call, [this, node](const BatchQueue::Batch& batch) { SendBatch(node, batch); }, outcome);
@@ -456,8 +457,8 @@ Result KvClient::Impl::Failure(const CallSpec& spec, const AttemptLog& log, bool
   } else if (connectionsBusy) {
     r.message +=
         "; the client's other calls kept every connection or batch it may have out to the "
-        "node busy: allow more (maxConnectionsPerEndpoint, maxBatchesInFlight) or make fewer "
-        "calls at once";
+        "node busy: allow more (maxConnectionsPerEndpoint, maxBatchesInFlight, a lower "
+        "anotherBatchCap) or make fewer calls at once";
   } else if (nodeTimedOut) {
     r.message +=
         "; the cluster took requests but did not finish them in time: it may have lost its "

@@ -109,6 +109,12 @@ class KvClient {
     // goes in a request of its own.
     size_t maxBatchesInFlight = 2;
     size_t maxBatchOps = 256;
+    // While a batch is out to a node, another goes out once half the calls
+    // the threads keep going wait for it, but at most this many, or once a
+    // stale read does: writes and linearizable reads wait a round at the
+    // node anyway, and fewer, fuller batches cost it less. 1: whenever any
+    // call waits.
+    size_t anotherBatchCap = 8;
   };
 
   explicit KvClient(Options options);

@@ -139,6 +139,71 @@ TEST(BatchQueue, CallsMadeWhileTheBatchesAreOutTravelTogetherInTheNext) {
             (std::set<std::string>{"b", "c", "d"}));
 }
 
+TEST(BatchQueue, AnotherBatchGoesOutOnceHalfTheCallsKeptGoingWaitUpToTheCap) {
+  for (const size_t cap : {size_t{8}, size_t{2}}) {
+    SCOPED_TRACE("anotherBatchCap " + std::to_string(cap));
+    BatchQueue queue({.maxInFlight = 2, .maxOps = 16, .maxBytes = 1024, .anotherBatchCap = cap});
+    Gate holdA, holdB, holdCde;
+    RecordingSender recorder({{0, &holdA}, {1, &holdB}, {2, &holdCde}});
+    const BatchQueue::Sender send = [&](const BatchQueue::Batch& b) { recorder(b); };
+    auto a = RunAsync(queue, CallFor("a"), send);
+    ASSERT_TRUE(WaitSent(recorder, 1));
+    // No batch has come back yet, so nothing is known of how many calls the
+    // client keeps going: a second call goes out beside the first at once.
+    auto b = RunAsync(queue, CallFor("b"), send);
+    ASSERT_TRUE(WaitSent(recorder, 2));
+    std::vector<std::future<Delivery>> cde;
+    for (const char* key : {"c", "d", "e"}) cde.push_back(RunAsync(queue, CallFor(key), send));
+    ASSERT_TRUE(WaitQueued(queue, 3));
+    // "b" comes back with 5 calls going (a, b and the three queued): the
+    // three queued are enough, and go together.
+    holdB.Open();
+    ASSERT_TRUE(WaitSent(recorder, 3));
+    EXPECT_EQ(b.get(), Delivery::kAnswered);
+    auto f = RunAsync(queue, CallFor("f"), send);
+    ASSERT_TRUE(WaitQueued(queue, 1));
+    // c, d and e come back with 5 going again (a, c, d, e, f): another
+    // batch now waits for 3 calls, or for the cap if it is lower.
+    holdCde.Open();
+    for (auto& call : cde) EXPECT_EQ(call.get(), Delivery::kAnswered);
+    EXPECT_EQ(queue.queued(), 1u);
+    EXPECT_EQ(recorder.batches().size(), 3u);
+    std::vector<std::future<Delivery>> rest;
+    rest.push_back(RunAsync(queue, CallFor("g"), send));
+    if (cap > 2) {
+      ASSERT_TRUE(WaitQueued(queue, 2));
+      EXPECT_EQ(recorder.batches().size(), 3u);
+      rest.push_back(RunAsync(queue, CallFor("h"), send));
+    }
+    ASSERT_TRUE(WaitSent(recorder, 4));
+    for (auto& call : rest) EXPECT_EQ(call.get(), Delivery::kAnswered);
+    EXPECT_EQ(f.get(), Delivery::kAnswered);
+    // A lone write waits beside the held "a"; a quick call (a stale read)
+    // sends a batch at once, and takes the write along.
+    auto i = RunAsync(queue, CallFor("i"), send);
+    ASSERT_TRUE(WaitQueued(queue, 1));
+    EXPECT_EQ(recorder.batches().size(), 4u);
+    auto quick = CallFor("quick");
+    quick->quick = true;
+    std::string outcome;
+    EXPECT_EQ(queue.Run(quick, send, &outcome), Delivery::kAnswered);
+    EXPECT_EQ(i.get(), Delivery::kAnswered);
+    holdA.Open();
+    EXPECT_EQ(a.get(), Delivery::kAnswered);
+
+    const auto batches = recorder.batches();
+    ASSERT_EQ(batches.size(), 5u);
+    EXPECT_EQ(batches[0], std::vector<std::string>{"a"});
+    EXPECT_EQ(batches[1], std::vector<std::string>{"b"});
+    EXPECT_EQ(std::set<std::string>(batches[2].begin(), batches[2].end()),
+              (std::set<std::string>{"c", "d", "e"}));
+    const std::set<std::string> fourth =
+        cap > 2 ? std::set<std::string>{"f", "g", "h"} : std::set<std::string>{"f", "g"};
+    EXPECT_EQ(std::set<std::string>(batches[3].begin(), batches[3].end()), fourth);
+    EXPECT_EQ(batches[4], (std::vector<std::string>{"quick", "i"}));
+  }
+}
+
 TEST(BatchQueue, ABatchHoldsAtMostMaxOpsCallsAndMaxBytes) {
   for (const bool byBytes : {false, true}) {
     SCOPED_TRACE(byBytes ? "bytes" : "ops");

@@ -74,6 +74,7 @@ TEST(Connections, CappedClientMakesCallersTakeTurnsOnItsConnections) {
   node.Start();
   KvClient::Options options = TestOptions({node.endpoint()});
   options.maxConnectionsPerEndpoint = kCap;
+  options.anotherBatchCap = 1;  // a second batch at once, to fill the second connection
   KvClient client(options);
 
   std::vector<std::thread> callers;

@@ -79,6 +79,7 @@ TEST(Session, FirstOutstandingIsTheLowestWriteStillInFlight) {
   // a request of its own, not a place in a batch behind the held ones.
   KvClient::Options options = TestOptions({node.endpoint()});
   options.maxBatchesInFlight = 8;
+  options.anotherBatchCap = 1;
   KvClient client(options);
 
   // Writes 1 and 2 are held by the node; each is started only once the one
@@ -144,6 +145,7 @@ TEST(Session, AnExpiredSessionIsReportedAndReplacedOnce) {
   // a request of its own, not a place in a batch behind the held ones.
   KvClient::Options options = TestOptions({node.endpoint()});
   options.maxBatchesInFlight = 8;
+  options.anotherBatchCap = 1;
   KvClient client(options);
   ASSERT_TRUE(client.Put("k", "v").ok());
 
