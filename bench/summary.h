@@ -19,7 +19,7 @@ struct RunDescription {
   int clients = 0;
   int conns = 0;         // connections per node the clients share
   int batches = 0;       // batches in flight per node (0: no batching)
-  int anotherBatchCap = 1;  // most calls that wait before another batch goes out beside one
+  int anotherBatchCap = 8;  // most calls that wait before another batch goes out beside one
   std::string keys;      // key order: uniform, zipfian, sequential, latest
   double zipfTheta = 0;  // zipfian and latest
   uint64_t keySpace = 0;

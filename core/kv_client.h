@@ -102,11 +102,11 @@ class KvClient {
     // for fewer sockets and server-side connection state.
     size_t maxConnectionsPerEndpoint = 0;
     // Gets and writes that threads make to the same node at the same time
-    // travel together, in one Batch request of at most maxBatchOps calls,
-    // whenever this many batches are already out to that node (a lone call
-    // goes out at once). Each call keeps its own answer, deadline and
-    // retries. Fewer requests cost the nodes less per call; 0: every call
-    // goes in a request of its own.
+    // travel together, in Batch requests of at most maxBatchOps calls, at
+    // most this many out to that node at once (a lone call goes out at
+    // once; see anotherBatchCap for when a second one goes). Each call keeps
+    // its own answer, deadline and retries. Fewer requests cost the nodes
+    // less per call; 0: every call goes in a request of its own.
     size_t maxBatchesInFlight = 2;
     size_t maxBatchOps = 256;
     // While a batch is out to a node, another goes out once half the calls
