@@ -22,7 +22,7 @@ Delivery BatchQueue::Run(const std::shared_ptr<BatchCall>& call, const Sender& s
   std::unique_lock<std::mutex> lock(mu_);
   call->state = BatchCall::State::kQueued;
   queue_.push_back(call);
-  if (call->quick) ++quickQueued_;
+  if (call->quick()) ++quickQueued_;
   for (;;) {
     if (call->state == BatchCall::State::kDone) {
       if (call->delivery != Delivery::kAnswered) *outcome = call->outcome;
@@ -48,7 +48,7 @@ Delivery BatchQueue::Run(const std::shared_ptr<BatchCall>& call, const Sender& s
     if (call->wake.wait_until(lock, call->end) == std::cv_status::no_timeout) continue;
     if (call->state == BatchCall::State::kQueued) {
       queue_.erase(std::find(queue_.begin(), queue_.end(), call));
-      if (call->quick) --quickQueued_;
+      if (call->quick()) --quickQueued_;
       WakeNextSenderLocked();
       if (inFlight_ < limits_.maxInFlight) {
         *outcome = "the call waited for the client's batch out to the node to come back "
@@ -79,13 +79,13 @@ BatchQueue::Batch BatchQueue::TakeLocked(const std::shared_ptr<BatchCall>& own) 
   size_t bytes = own->bytes;
   own->state = BatchCall::State::kSent;
   queue_.erase(std::find(queue_.begin(), queue_.end(), own));
-  if (own->quick) --quickQueued_;
+  if (own->quick()) --quickQueued_;
   while (!queue_.empty() && batch.size() < limits_.maxOps &&
          bytes + queue_.front()->bytes <= limits_.maxBytes) {
     std::shared_ptr<BatchCall> next = std::move(queue_.front());
     queue_.pop_front();
     bytes += next->bytes;
-    if (next->quick) --quickQueued_;
+    if (next->quick()) --quickQueued_;
     next->state = BatchCall::State::kSent;
     batch.push_back(std::move(next));
   }

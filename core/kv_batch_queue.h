@@ -43,8 +43,10 @@ struct BatchCall {
 
   kvraft::thrift::BatchOp op;
   size_t bytes = 0;       // the op's keys and values, to bound a batch's size
-  bool quick = false;     // a stale read: the node answers it without a round to its peers
   Clock::time_point end;  // when the caller stops waiting
+
+  // A stale read: the node answers it without a round to its peers.
+  bool quick() const { return op.__isset.get && op.get.stale; }
 
   // Filled in by the thread that sends the call's batch.
   Delivery delivery = Delivery::kLost;

@@ -391,7 +391,6 @@ Delivery KvClient::Impl::AttemptInBatch(ConnectionPool* node, milliseconds timeo
   auto call = std::make_shared<BatchCall>();
   makeOp(&call->op);
   call->bytes = OpBytes(call->op);
-  call->quick = call->op.__isset.get && call->op.get.stale;
   call->end = Clock::now() + timeout;
   const Delivery delivery = node->batches().Run(
       call, [this, node](const BatchQueue::Batch& batch) { SendBatch(node, batch); }, outcome);

@@ -178,13 +178,13 @@ TEST(BatchQueue, AnotherBatchGoesOutOnceHalfTheCallsKeptGoingWaitUpToTheCap) {
     ASSERT_TRUE(WaitSent(recorder, 4));
     for (auto& call : rest) EXPECT_EQ(call.get(), Delivery::kAnswered);
     EXPECT_EQ(f.get(), Delivery::kAnswered);
-    // A lone write waits beside the held "a"; a quick call (a stale read)
-    // sends a batch at once, and takes the write along.
+    // A lone linearizable read waits beside the held "a"; a quick call (a
+    // stale read) sends a batch at once, and takes it along.
     auto i = RunAsync(queue, CallFor("i"), send);
     ASSERT_TRUE(WaitQueued(queue, 1));
     EXPECT_EQ(recorder.batches().size(), 4u);
     auto quick = CallFor("quick");
-    quick->quick = true;
+    quick->op.get.stale = true;
     std::string outcome;
     EXPECT_EQ(queue.Run(quick, send, &outcome), Delivery::kAnswered);
     EXPECT_EQ(i.get(), Delivery::kAnswered);
