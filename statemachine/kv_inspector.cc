@@ -179,8 +179,12 @@ void KvInspector::Check(const std::string& where, std::vector<KvProblem>* proble
         } else if (!session.headerStatus.ok()) {
           report(client, session.headerStatus.message());
         }
+        const auto& ok = session.header.okSequences;
         for (const auto& r : session.replies) {
-          if (!r.decoded.ok()) report(client + " reply " + std::to_string(r.sequence), r.decoded.message());
+          const std::string reply = client + " reply " + std::to_string(r.sequence);
+          if (!r.decoded.ok()) report(reply, r.decoded.message());
+          if (std::binary_search(ok.begin(), ok.end(), r.sequence))
+            report(reply, "cached twice: as a reply record and in the header's plain-OK sequences");
         }
       },
       [&](std::string_view key) {

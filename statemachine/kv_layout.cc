@@ -40,6 +40,12 @@ std::string EncodeSessionHeader(const SessionHeader& h) {
   w.U8(kSessionFormatVersion);
   w.Varint(h.lastActiveMs);
   w.Varint(h.firstOutstanding);
+  w.Varint(h.okSequences.size());
+  uint64_t previous = h.firstOutstanding;
+  for (uint64_t seq : h.okSequences) {
+    w.Varint(seq - previous);
+    previous = seq;
+  }
   return out;
 }
 
@@ -47,12 +53,32 @@ Status DecodeSessionHeader(std::string_view value, SessionHeader* header) {
   ByteReader r(value);
   uint8_t version = 0;
   SessionHeader h;
-  if (!r.U8(&version) || version != kSessionFormatVersion || !r.Varint(&h.lastActiveMs) ||
-      !r.Varint(&h.firstOutstanding) || r.remaining() != 0) {
+  auto malformed = [&](const std::string& what) {
     return Status::Corruption("a session record is malformed (" + std::to_string(value.size()) +
-                              " bytes, version " + std::to_string(version) + ")");
+                              " bytes, version " + std::to_string(version) + "): " + what);
+  };
+  if (!r.U8(&version) || (version != 1 && version != kSessionFormatVersion))
+    return malformed("unknown version");
+  if (!r.Varint(&h.lastActiveMs) || !r.Varint(&h.firstOutstanding))
+    return malformed("truncated");
+  if (version >= 2) {
+    uint64_t count = 0;
+    // Each sequence takes at least a byte: a larger count is damage, and
+    // must not size an allocation.
+    if (!r.Varint(&count) || count > r.remaining()) return malformed("bad ok-sequence count");
+    h.okSequences.reserve(count);
+    uint64_t previous = h.firstOutstanding;
+    for (uint64_t i = 0; i < count; ++i) {
+      uint64_t delta = 0;
+      if (!r.Varint(&delta)) return malformed("truncated ok sequences");
+      if ((i > 0 && delta == 0) || delta > UINT64_MAX - previous)
+        return malformed("ok sequences out of order");
+      previous += delta;
+      h.okSequences.push_back(previous);
+    }
   }
-  *header = h;
+  if (r.remaining() != 0) return malformed("trailing bytes");
+  *header = std::move(h);
   return Status::Ok();
 }
 

@@ -5,8 +5,11 @@
 //   column family  key                           value
 //   default        user key                      user value
 //   sessions       client id (8, BE)             SessionHeader: last-active leader
-//                                                time, first outstanding sequence
-//   sessions       client id (8, BE) + seq (8, BE)  the cached Reply of that command
+//                                                time, first outstanding sequence,
+//                                                the sequences whose reply was a
+//                                                plain OK
+//   sessions       client id (8, BE) + seq (8, BE)  the cached Reply of that command,
+//                                                when it was more than a plain OK
 //   meta           "applied"                     AppliedState: index, term, leader clock
 //
 // Big-endian ids make RocksDB's bytewise order numeric order, so one
@@ -30,7 +33,9 @@ inline constexpr const char* kMetaColumnFamily = "meta";
 inline constexpr std::string_view kAppliedKey = "applied";
 
 constexpr uint8_t kAppliedFormatVersion = 1;
-constexpr uint8_t kSessionFormatVersion = 1;
+// Version 2 added the plain-OK sequences to the session header; version 1
+// headers (no such list) are still read.
+constexpr uint8_t kSessionFormatVersion = 2;
 
 // What the instance has applied, written in the same WriteBatch as the
 // effects of those entries.
@@ -50,9 +55,18 @@ Status DecodeAppliedState(std::string_view value, AppliedState* applied);
 struct SessionHeader {
   uint64_t lastActiveMs = 0;      // leader time of the session's latest command
   uint64_t firstOutstanding = 0;  // replies below this sequence have been discarded
+  // Sequences at or above firstOutstanding whose reply was a plain OK (most
+  // writes' reply), ascending. Keeping them here instead of one reply record
+  // each saves a Put and a later Delete per write: the header is rewritten
+  // once per apply batch anyway, because firstOutstanding moves.
+  std::vector<uint64_t> okSequences;
   bool operator==(const SessionHeader&) const = default;
 };
-// u8 version | varint lastActiveMs | varint firstOutstanding.
+// Version 2: u8 version | varint lastActiveMs | varint firstOutstanding |
+//   varint count | count varints: each okSequence minus the one before it
+//   (the first minus firstOutstanding).
+// Version 1 ends after firstOutstanding. Decoding rejects ok sequences
+// below firstOutstanding or not strictly ascending.
 std::string EncodeSessionHeader(const SessionHeader& header);
 Status DecodeSessionHeader(std::string_view value, SessionHeader* header);
 

@@ -435,6 +435,11 @@ Status KvStateMachine::ApplyWithSession(const AppliedCommand& entry, const Comma
               << " was applied before; answering from the session table";
       return Status::Ok();
     }
+    case SessionTable::Admission::kCachedOk:
+      *reply = Reply{};
+      VLOG(1) << "entry " << entry.index << ": client " << c.clientId << " seq " << c.sequence
+              << " was applied before with a plain OK; answering that";
+      return Status::Ok();
     case SessionTable::Admission::kStale:
       reply->code = ReplyCode::kStaleSequence;
       reply->message = "client " + std::to_string(c.clientId) + " sequence " +

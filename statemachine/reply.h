@@ -50,6 +50,9 @@ struct Reply {
   bool rangeMore = false;       // Range: stopped at the limit; continue after the last key
 
   bool ok() const { return code == ReplyCode::kOk; }
+  // OK and nothing else: what most writes answer. The session table keeps
+  // such a reply as a bare sequence number (kv_layout.h, SessionHeader).
+  bool plainOk() const { return *this == Reply{}; }
   std::string ToString() const;  // for logs and test failures
   bool operator==(const Reply&) const = default;
 };

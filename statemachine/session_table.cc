@@ -2,6 +2,7 @@
 
 #include <glog/logging.h>
 
+#include <algorithm>
 #include <memory>
 
 namespace kvraft::statemachine {
@@ -95,6 +96,8 @@ bool SessionTable::Touch(const Command& command, uint64_t nowMs, rocksdb::WriteB
       batch->Delete(cf_, CachedReplyKey(command.clientId, *it)).PermitUncheckedError();
     }
     cached.erase(cached.begin(), keepFrom);
+    auto& ok = session.header.okSequences;
+    ok.erase(ok.begin(), std::lower_bound(ok.begin(), ok.end(), command.firstOutstanding));
     changed_.insert(command.clientId);
   }
   return true;
@@ -103,6 +106,8 @@ bool SessionTable::Touch(const Command& command, uint64_t nowMs, rocksdb::WriteB
 SessionTable::Admission SessionTable::Admit(uint64_t clientId, uint64_t sequence) const {
   const Session& session = sessions_.at(clientId);
   if (session.cachedSequences.count(sequence) != 0) return Admission::kCached;
+  const auto& ok = session.header.okSequences;
+  if (std::binary_search(ok.begin(), ok.end(), sequence)) return Admission::kCachedOk;
   if (sequence < session.header.firstOutstanding) return Admission::kStale;
   return Admission::kApply;
 }
@@ -111,6 +116,13 @@ void SessionTable::RecordReply(uint64_t clientId, uint64_t sequence, const Reply
                                rocksdb::WriteBatchBase* batch) {
   Session& session = sessions_.at(clientId);
   CHECK_GE(sequence, session.header.firstOutstanding) << "client " << clientId;
+  if (reply.plainOk()) {
+    // Sequences mostly arrive in order: the insert is nearly always at the end.
+    auto& ok = session.header.okSequences;
+    ok.insert(std::upper_bound(ok.begin(), ok.end(), sequence), sequence);
+    changed_.insert(clientId);
+    return;
+  }
   session.cachedSequences.insert(sequence);
   batch->Put(cf_, CachedReplyKey(clientId, sequence), EncodeReply(reply)).PermitUncheckedError();
 }
@@ -125,7 +137,8 @@ void SessionTable::WriteChangedHeaders(rocksdb::WriteBatchBase* batch) {
 
 size_t SessionTable::CachedReplies(uint64_t clientId) const {
   auto found = sessions_.find(clientId);
-  return found == sessions_.end() ? 0 : found->second.cachedSequences.size();
+  if (found == sessions_.end()) return 0;
+  return found->second.cachedSequences.size() + found->second.header.okSequences.size();
 }
 
 }  // namespace kvraft::statemachine

@@ -2,7 +2,9 @@
 // The exactly-once session table (LogCabin's scheme; DESIGN.md, "Client
 // semantics"): the `sessions` column family, mirrored in memory so that the
 // checks every command makes cost no RocksDB read. Only the cached replies'
-// bytes stay on disk; they are read back for a retry, which is rare.
+// bytes stay on disk; they are read back for a retry, which is rare. A plain
+// OK reply (most writes') has no record of its own: its sequence joins the
+// session header's okSequences.
 //
 // Rules, applied identically on every replica because they depend only on
 // the log:
@@ -42,6 +44,7 @@ class SessionTable {
   enum class Admission {
     kApply,   // not seen before: apply it and RecordReply()
     kCached,  // applied before: answer with the reply under CachedReplyKey()
+    kCachedOk,  // applied before, and its reply was a plain OK: answer that
     kStale,   // below firstOutstanding: its reply was discarded
   };
 
@@ -65,6 +68,8 @@ class SessionTable {
   // What to do with a command of a session Touch() just found.
   Admission Admit(uint64_t clientId, uint64_t sequence) const;
 
+  // Caches the reply of an applied command: a plain OK in the header's
+  // okSequences, any other as a record of its own.
   void RecordReply(uint64_t clientId, uint64_t sequence, const Reply& reply,
                    rocksdb::WriteBatchBase* batch);
 
@@ -74,12 +79,13 @@ class SessionTable {
 
   size_t size() const { return sessions_.size(); }
   bool Contains(uint64_t clientId) const { return sessions_.count(clientId) != 0; }
-  // Cached replies held for `clientId` (0 when no session).
+  // Cached replies held for `clientId`, plain OKs included (0 when no
+  // session).
   size_t CachedReplies(uint64_t clientId) const;
 
  private:
   struct Session {
-    SessionHeader header;
+    SessionHeader header;  // its okSequences are the plain-OK replies
     std::set<uint64_t> cachedSequences;  // each has a reply on disk; all >= firstOutstanding
   };
 

@@ -233,8 +233,14 @@ CommandOutput Sessions(const OfflineOptions& o) {
         } else {
           j["last_active_ms"] = session.header.lastActiveMs;
           j["first_outstanding"] = session.header.firstOutstanding;
+          j["ok_sequences"] = session.header.okSequences;
           line += " last_active_ms=" + std::to_string(session.header.lastActiveMs) +
                   " first_outstanding=" + std::to_string(session.header.firstOutstanding);
+          if (!session.header.okSequences.empty()) {
+            line += " ok_sequences=";
+            for (size_t i = 0; i < session.header.okSequences.size(); ++i)
+              line += (i ? "," : "") + std::to_string(session.header.okSequences[i]);
+          }
         }
         line += " cached_replies=" + std::to_string(session.replies.size());
         out.lines.push_back(std::move(line));

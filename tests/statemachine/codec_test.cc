@@ -275,12 +275,36 @@ TEST(LayoutCodec, AppliedStateAndSessionHeaderRoundTripAndRejectDamage) {
   EXPECT_EQ(gotA, a);
   EXPECT_FALSE(DecodeAppliedState(EncodeAppliedState(a).substr(0, 24), &gotA).ok());
 
-  SessionHeader h{99, 42};
+  SessionHeader h{99, 42, {}};
   SessionHeader gotH;
   ASSERT_TRUE(DecodeSessionHeader(EncodeSessionHeader(h), &gotH).ok());
   EXPECT_EQ(gotH, h);
   EXPECT_FALSE(DecodeSessionHeader(EncodeSessionHeader(h) + "x", &gotH).ok());
+  h.okSequences = {42, 43, 300, 1ull << 40};
+  ASSERT_TRUE(DecodeSessionHeader(EncodeSessionHeader(h), &gotH).ok());
+  EXPECT_EQ(gotH, h);
+  const std::string full = EncodeSessionHeader(h);
+  for (size_t n = 0; n < full.size(); ++n)
+    EXPECT_FALSE(DecodeSessionHeader(full.substr(0, n), &gotH).ok()) << n << " bytes";
 
+}
+
+TEST(LayoutCodec, SessionHeaderReadsVersionOneAndRejectsUnorderedOkSequences) {
+  // Version 1, as nodes before the plain-OK list wrote it: 1 | varint 99 | varint 42.
+  SessionHeader got;
+  ASSERT_TRUE(DecodeSessionHeader(std::string("\x01\x63\x2a", 3), &got).ok());
+  EXPECT_EQ(got, (SessionHeader{99, 42, {}}));
+  EXPECT_FALSE(DecodeSessionHeader(std::string("\x01\x63\x2a\x00", 4), &got).ok())
+      << "version 1 has no list";
+  // Version 2 with sequences 42 then 42 again (delta 0): not ascending.
+  EXPECT_FALSE(DecodeSessionHeader(std::string("\x02\x63\x2a\x02\x00\x00", 6), &got).ok());
+  // A count larger than the bytes left is damage, not an allocation.
+  EXPECT_FALSE(DecodeSessionHeader(std::string("\x02\x63\x2a\x7f\x00", 5), &got).ok());
+  EXPECT_FALSE(DecodeSessionHeader(std::string("\x03\x63\x2a", 3), &got).ok())
+      << "an unknown version";
+}
+
+TEST(LayoutCodec, SessionKeysSortHeaderFirstThenRepliesBySequence) {
   uint64_t client = 0, seq = 0;
   bool isReply = false;
   ASSERT_TRUE(ParseSessionKey(CachedReplyKey(5, 9), &client, &isReply, &seq));

@@ -4,9 +4,12 @@
 // replica computes alike.
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "statemachine/kv_inspector.h"
 #include "tests/statemachine/test_util.h"
 
 namespace kvraft::statemachine {
@@ -118,6 +121,51 @@ TEST(ExactlyOnce, FirstOutstandingDropsTheRepliesTheClientHasSeen) {
   EXPECT_EQ(h.sm().CachedReplyCount(c), 3u);
   h.Reopen();
   EXPECT_EQ(h.sm().CachedReplyCount(c), 3u) << "pruning is durable";
+}
+
+TEST(ExactlyOnce, APlainOkReplyIsKeptInTheSessionHeaderAndStillAnswersARetry) {
+  TempDir tmp;
+  Harness h(tmp.Sub("kv"));
+  const uint64_t c = h.Register(10);
+  const std::string put = EncPut({c, 1, 1, 20}, "k", "first");
+  EXPECT_EQ(h.Apply1(put).code, ReplyCode::kOk);
+  h.Apply1(EncPut({c, 2, 1, 20}, "other", "v"));
+  const Reply casFailed = h.Apply1(EncCas({c, 3, 1, 20}, "k", std::nullopt, "x"));
+  ASSERT_EQ(casFailed.code, ReplyCode::kCasFailed);
+  h.Apply1(EncPut({c, 4, 1, 20}, "k", "second"));
+  EXPECT_EQ(h.sm().CachedReplyCount(c), 4u);
+
+  // On disk: the three plain OKs are sequences in the header; only the
+  // CAS failure, which carries a value, is a reply record.
+  ASSERT_TRUE(h.sm().Flush().ok());
+  h.Close();
+  {
+    std::unique_ptr<KvInspector> inspector;
+    ASSERT_TRUE(KvInspector::Open(tmp.Sub("kv"), &inspector).ok());
+    std::vector<StoredSession> stored;
+    ASSERT_TRUE(inspector
+                    ->ForEachSession([&](const StoredSession& s) { stored.push_back(s); },
+                                     [](std::string_view key) { ADD_FAILURE() << key; })
+                    .ok());
+    ASSERT_EQ(stored.size(), 1u);
+    ASSERT_TRUE(stored[0].headerStatus.ok()) << stored[0].headerStatus.ToString();
+    EXPECT_EQ(stored[0].header.okSequences, (std::vector<uint64_t>{1, 2, 4}));
+    ASSERT_EQ(stored[0].replies.size(), 1u);
+    EXPECT_EQ(stored[0].replies[0].sequence, 3u);
+  }
+  h.Open();
+
+  // The retried Put is answered OK and not applied again: applying it would
+  // bring back "first".
+  EXPECT_EQ(h.Apply1(put), Reply{});
+  EXPECT_EQ(h.Get("k"), "second");
+  EXPECT_EQ(h.Apply1(EncCas({c, 3, 1, 20}, "k", std::nullopt, "x")), casFailed);
+
+  // Moving the first outstanding sequence drops plain OKs like any reply.
+  h.Apply1(EncPut({c, 5, 4, 21}, "k", "third"));
+  EXPECT_EQ(h.sm().CachedReplyCount(c), 2u) << "4 and 5 remain";
+  EXPECT_EQ(h.Apply1(put).code, ReplyCode::kStaleSequence);
+  EXPECT_EQ(h.Get("k"), "third");
 }
 
 TEST(ExactlyOnce, ASequenceWhoseReplyWasDiscardedIsRefusedNotAppliedAgain) {

@@ -232,6 +232,10 @@ TEST_F(KvadminOffline, SessionsListsBothClients) {
     sessions.insert(s["client_id"].get<int64_t>());
     EXPECT_TRUE(s["last_active_ms"].is_number()) << s.dump();
     EXPECT_GE(s["first_outstanding"].get<int64_t>(), 1) << s.dump();
+    // The clients' Puts answered a plain OK: sequences in the header.
+    ASSERT_TRUE(s["ok_sequences"].is_array()) << s.dump();
+    for (const json& seq : s["ok_sequences"])
+      EXPECT_GE(seq.get<int64_t>(), s["first_outstanding"].get<int64_t>()) << s.dump();
     for (const json& reply : s["replies"]) {
       EXPECT_TRUE(reply["code"].is_string()) << reply.dump();
       EXPECT_GE(reply["sequence"].get<int64_t>(), s["first_outstanding"].get<int64_t>());
