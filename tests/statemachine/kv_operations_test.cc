@@ -164,6 +164,24 @@ TEST_F(KvOperations, CommandsInOneBatchSeeTheEarlierOnes) {
   EXPECT_EQ(r[6].value, "abc");
 }
 
+TEST_F(KvOperations, ARetryLaterInTheBatchSeesTheRepliesAndWritesStagedBeforeAnyRead) {
+  // Nothing before the retry reads, so its batch stages them without an
+  // index; the retry's reply lookup and the Append's read must still see
+  // them.
+  const From tooBig = Next();
+  From put = Next();
+  put.firstOutstanding = tooBig.seq;  // the client has not seen tooBig's reply
+  From append = Next();
+  append.firstOutstanding = tooBig.seq;
+  std::vector<Reply> r =
+      h.Apply({EncPut(tooBig, "k", std::string(65, 'v')), EncPut(put, "k", "a"),
+               EncPut(tooBig, "k", std::string(65, 'v')), EncAppend(append, "k", "b")});
+  EXPECT_EQ(r[0].code, ReplyCode::kInvalidArgument);
+  EXPECT_EQ(r[2], r[0]) << "the cached reply, found in the batch itself";
+  EXPECT_EQ(r[3].code, ReplyCode::kOk);
+  EXPECT_EQ(h.Get("k"), "ab");
+}
+
 TEST_F(KvOperations, OversizeOrEmptyKeysAndValuesAreRejectedAndChangeNothing) {
   h.Apply1(EncPut(Next(), "k", std::string(60, 'v')));
   const std::string longKey(17, 'k');   // limit 16
