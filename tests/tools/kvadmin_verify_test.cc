@@ -11,6 +11,7 @@
 
 #include "raftlog/log_codec.h"
 #include "statemachine/kv_layout.h"
+#include "statemachine/reply.h"
 #include "tests/tools/kvadmin_fixture.h"
 #include "tests/tools/kvadmin_runner.h"
 
@@ -180,6 +181,40 @@ TEST_F(KvadminVerify, DamagedSessionRecordIsNamedByClient) {
     ASSERT_TRUE(db.db()->Put({}, db.cf(1), key, std::string("\x09garbage", 8)).ok());
   }
   ExpectProblem(copy, "kv session " + std::to_string(client), "malformed");
+}
+
+TEST_F(KvadminVerify, AReplyCachedBothAsAPlainOkAndAsARecordIsReported) {
+  const int n = 2;
+  const std::string copy = CopyOf(n, "twice");
+  uint64_t client = 0;
+  const uint64_t seq = 1'000'000;  // above anything the clients sent
+  {
+    RawDb db(LiveGeneration(copy), {"default", statemachine::kSessionsColumnFamily,
+                                    statemachine::kMetaColumnFamily});
+    ASSERT_TRUE(db.ok());
+    std::unique_ptr<rocksdb::Iterator> it(db.db()->NewIterator({}, db.cf(1)));
+    it->SeekToFirst();
+    ASSERT_TRUE(it->Valid());
+    bool isReply = false;
+    uint64_t ignored = 0;
+    ASSERT_TRUE(statemachine::ParseSessionKey(std::string_view(it->key().data(), it->key().size()),
+                                              &client, &isReply, &ignored));
+    ASSERT_FALSE(isReply);
+    statemachine::SessionHeader header;
+    ASSERT_TRUE(statemachine::DecodeSessionHeader(
+                    std::string_view(it->value().data(), it->value().size()), &header)
+                    .ok());
+    it.reset();
+    header.okSequences.push_back(seq);
+    ASSERT_TRUE(db.db()->Put({}, db.cf(1), statemachine::SessionHeaderKey(client),
+                             statemachine::EncodeSessionHeader(header))
+                    .ok());
+    ASSERT_TRUE(db.db()->Put({}, db.cf(1), statemachine::CachedReplyKey(client, seq),
+                             statemachine::EncodeReply(statemachine::Reply{}))
+                    .ok());
+  }
+  ExpectProblem(copy, "kv session " + std::to_string(client) + " reply " + std::to_string(seq),
+                "cached twice");
 }
 
 }  // namespace
