@@ -56,7 +56,7 @@ struct SessionHeader {
   uint64_t lastActiveMs = 0;      // leader time of the session's latest command
   uint64_t firstOutstanding = 0;  // replies below this sequence have been discarded
   // Sequences at or above firstOutstanding whose reply was a plain OK (most
-  // writes' reply), ascending. Keeping them here instead of one reply record
+  // writes' reply), ascending; at most SessionTable::kMaxOkSequences. Keeping them here instead of one reply record
   // each saves a Put and a later Delete per write: the header is rewritten
   // once per apply batch anyway, because firstOutstanding moves.
   std::vector<uint64_t> okSequences;

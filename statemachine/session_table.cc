@@ -116,9 +116,9 @@ void SessionTable::RecordReply(uint64_t clientId, uint64_t sequence, const Reply
                                rocksdb::WriteBatchBase* batch) {
   Session& session = sessions_.at(clientId);
   CHECK_GE(sequence, session.header.firstOutstanding) << "client " << clientId;
-  if (reply.plainOk()) {
+  auto& ok = session.header.okSequences;
+  if (reply.plainOk() && ok.size() < kMaxOkSequences) {
     // Sequences mostly arrive in order: the insert is nearly always at the end.
-    auto& ok = session.header.okSequences;
     ok.insert(std::upper_bound(ok.begin(), ok.end(), sequence), sequence);
     changed_.insert(clientId);
     return;

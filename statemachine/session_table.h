@@ -48,6 +48,15 @@ class SessionTable {
     kStale,   // below firstOutstanding: its reply was discarded
   };
 
+  // The most plain-OK sequences a session header holds; further plain OKs
+  // become records like any other reply. The header is rewritten in every
+  // apply batch that touches the session, so it must stay small even when a
+  // client's oldest call is stuck (say, on a partitioned node until its
+  // timeout) while its other calls go on: unbounded, a header would grow by
+  // a sequence per write and be rewritten in full per batch. 1024 one-byte
+  // deltas are about as costly to rewrite as one record's insert.
+  static constexpr size_t kMaxOkSequences = 1024;
+
   explicit SessionTable(rocksdb::ColumnFamilyHandle* sessions) : cf_(sessions) {}
 
   // Replaces the mirror by the contents of the column family (as of
@@ -69,7 +78,8 @@ class SessionTable {
   Admission Admit(uint64_t clientId, uint64_t sequence) const;
 
   // Caches the reply of an applied command: a plain OK in the header's
-  // okSequences, any other as a record of its own.
+  // okSequences while it has room (kMaxOkSequences), any other as a record
+  // of its own.
   void RecordReply(uint64_t clientId, uint64_t sequence, const Reply& reply,
                    rocksdb::WriteBatchBase* batch);
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "statemachine/kv_inspector.h"
+#include "statemachine/session_table.h"
 #include "tests/statemachine/test_util.h"
 
 namespace kvraft::statemachine {
@@ -26,6 +27,25 @@ using testing::Harness;
 using testing::LogEntry;
 using testing::Replay;
 using testing::TempDir;
+
+// The session records on disk, as kvadmin reads them; `h` is closed
+// meanwhile and opened again after.
+std::vector<StoredSession> StoredSessions(Harness& h, const std::string& dir) {
+  EXPECT_TRUE(h.sm().Flush().ok());
+  h.Close();
+  std::vector<StoredSession> stored;
+  std::unique_ptr<KvInspector> inspector;
+  Status s = KvInspector::Open(dir, &inspector);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  if (s.ok()) {
+    s = inspector->ForEachSession([&](const StoredSession& one) { stored.push_back(one); },
+                                  [](std::string_view key) { ADD_FAILURE() << key; });
+    EXPECT_TRUE(s.ok()) << s.ToString();
+  }
+  inspector.reset();
+  h.Open();
+  return stored;
+}
 
 TEST(ExactlyOnce, RegisterClientNamesTheSessionAfterItsLogIndex) {
   TempDir tmp;
@@ -137,23 +157,14 @@ TEST(ExactlyOnce, APlainOkReplyIsKeptInTheSessionHeaderAndStillAnswersARetry) {
 
   // On disk: the three plain OKs are sequences in the header; only the
   // CAS failure, which carries a value, is a reply record.
-  ASSERT_TRUE(h.sm().Flush().ok());
-  h.Close();
   {
-    std::unique_ptr<KvInspector> inspector;
-    ASSERT_TRUE(KvInspector::Open(tmp.Sub("kv"), &inspector).ok());
-    std::vector<StoredSession> stored;
-    ASSERT_TRUE(inspector
-                    ->ForEachSession([&](const StoredSession& s) { stored.push_back(s); },
-                                     [](std::string_view key) { ADD_FAILURE() << key; })
-                    .ok());
+    const std::vector<StoredSession> stored = StoredSessions(h, tmp.Sub("kv"));
     ASSERT_EQ(stored.size(), 1u);
     ASSERT_TRUE(stored[0].headerStatus.ok()) << stored[0].headerStatus.ToString();
     EXPECT_EQ(stored[0].header.okSequences, (std::vector<uint64_t>{1, 2, 4}));
     ASSERT_EQ(stored[0].replies.size(), 1u);
     EXPECT_EQ(stored[0].replies[0].sequence, 3u);
   }
-  h.Open();
 
   // The retried Put is answered OK and not applied again: applying it would
   // bring back "first".
@@ -166,6 +177,42 @@ TEST(ExactlyOnce, APlainOkReplyIsKeptInTheSessionHeaderAndStillAnswersARetry) {
   EXPECT_EQ(h.sm().CachedReplyCount(c), 2u) << "4 and 5 remain";
   EXPECT_EQ(h.Apply1(put).code, ReplyCode::kStaleSequence);
   EXPECT_EQ(h.Get("k"), "third");
+}
+
+TEST(ExactlyOnce, PlainOksBeyondTheHeadersRoomAreRecordsAndStillAnswerRetries) {
+  TempDir tmp;
+  Harness h(tmp.Sub("kv"));
+  const uint64_t c = h.Register(10);
+  // The client's call 1 never ends (stuck on a partitioned node), so its
+  // first outstanding sequence stays at 1 while its other calls go on.
+  const uint64_t writes = SessionTable::kMaxOkSequences + 50;
+  std::vector<std::string> batch;
+  for (uint64_t seq = 2; seq <= writes + 1; ++seq) {
+    batch.push_back(EncPut({c, seq, 1, 20}, "k" + std::to_string(seq % 7), std::to_string(seq)));
+    if (batch.size() == 100) {
+      h.Apply(batch);
+      batch.clear();
+    }
+  }
+  h.Apply(batch);
+  EXPECT_EQ(h.sm().CachedReplyCount(c), writes);
+
+  {
+    const std::vector<StoredSession> stored = StoredSessions(h, tmp.Sub("kv"));
+    ASSERT_EQ(stored.size(), 1u);
+    EXPECT_EQ(stored[0].header.okSequences.size(), SessionTable::kMaxOkSequences)
+        << "the header stops growing";
+    EXPECT_EQ(stored[0].replies.size(), writes - SessionTable::kMaxOkSequences);
+  }
+
+  // Retries of the first and the last write: one in the header, one a
+  // record; neither is applied again (the key's value would change).
+  for (uint64_t seq : {uint64_t{2}, writes + 1}) {
+    const std::string key = "k" + std::to_string(seq % 7);
+    const std::string before = h.Get(key);
+    EXPECT_EQ(h.Apply1(EncPut({c, seq, 1, 30}, key, "again")), Reply{}) << seq;
+    EXPECT_EQ(h.Get(key), before) << seq;
+  }
 }
 
 TEST(ExactlyOnce, ASequenceWhoseReplyWasDiscardedIsRefusedNotAppliedAgain) {
