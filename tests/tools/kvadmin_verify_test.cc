@@ -67,6 +67,19 @@ class KvadminVerify : public WrittenClusterTest {
     std::getline(in, name);
     return dataDir + "/kv/" + name;
   }
+  // The client id and header bytes of the first session in `db`'s
+  // sessions family (the family at handle 1).
+  static void FirstSession(RawDb& db, uint64_t* client, std::string* header) {
+    std::unique_ptr<rocksdb::Iterator> it(db.db()->NewIterator({}, db.cf(1)));
+    it->SeekToFirst();
+    ASSERT_TRUE(it->Valid());
+    bool isReply = false;
+    uint64_t seq = 0;
+    ASSERT_TRUE(statemachine::ParseSessionKey(std::string_view(it->key().data(), it->key().size()),
+                                              client, &isReply, &seq));
+    ASSERT_FALSE(isReply);
+    *header = it->value().ToString();
+  }
   // Runs verify plain and --json; expects exit 1, a line naming `where`
   // with `what`, and the same problem in the JSON list.
   static void ExpectProblem(const std::string& dir, const std::string& where, const std::string& what) {
@@ -168,17 +181,12 @@ TEST_F(KvadminVerify, DamagedSessionRecordIsNamedByClient) {
     RawDb db(LiveGeneration(copy), {"default", statemachine::kSessionsColumnFamily,
                                     statemachine::kMetaColumnFamily});
     ASSERT_TRUE(db.ok());
-    std::unique_ptr<rocksdb::Iterator> it(db.db()->NewIterator({}, db.cf(1)));
-    it->SeekToFirst();
-    ASSERT_TRUE(it->Valid());
-    bool isReply = false;
-    uint64_t seq = 0;
-    ASSERT_TRUE(statemachine::ParseSessionKey(std::string_view(it->key().data(), it->key().size()),
-                                              &client, &isReply, &seq));
-    ASSERT_FALSE(isReply);
-    const std::string key = it->key().ToString();
-    it.reset();
-    ASSERT_TRUE(db.db()->Put({}, db.cf(1), key, std::string("\x09garbage", 8)).ok());
+    std::string header;
+    ASSERT_NO_FATAL_FAILURE(FirstSession(db, &client, &header));
+    ASSERT_TRUE(db.db()
+                    ->Put({}, db.cf(1), statemachine::SessionHeaderKey(client),
+                          std::string("\x09garbage", 8))
+                    .ok());
   }
   ExpectProblem(copy, "kv session " + std::to_string(client), "malformed");
 }
@@ -192,19 +200,10 @@ TEST_F(KvadminVerify, AReplyCachedBothAsAPlainOkAndAsARecordIsReported) {
     RawDb db(LiveGeneration(copy), {"default", statemachine::kSessionsColumnFamily,
                                     statemachine::kMetaColumnFamily});
     ASSERT_TRUE(db.ok());
-    std::unique_ptr<rocksdb::Iterator> it(db.db()->NewIterator({}, db.cf(1)));
-    it->SeekToFirst();
-    ASSERT_TRUE(it->Valid());
-    bool isReply = false;
-    uint64_t ignored = 0;
-    ASSERT_TRUE(statemachine::ParseSessionKey(std::string_view(it->key().data(), it->key().size()),
-                                              &client, &isReply, &ignored));
-    ASSERT_FALSE(isReply);
+    std::string bytes;
+    ASSERT_NO_FATAL_FAILURE(FirstSession(db, &client, &bytes));
     statemachine::SessionHeader header;
-    ASSERT_TRUE(statemachine::DecodeSessionHeader(
-                    std::string_view(it->value().data(), it->value().size()), &header)
-                    .ok());
-    it.reset();
+    ASSERT_TRUE(statemachine::DecodeSessionHeader(bytes, &header).ok());
     header.okSequences.push_back(seq);
     ASSERT_TRUE(db.db()->Put({}, db.cf(1), statemachine::SessionHeaderKey(client),
                              statemachine::EncodeSessionHeader(header))
