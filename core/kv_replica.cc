@@ -141,12 +141,37 @@ Status KvReplica::Apply(std::span<const raft::Entry> committed,
   return kv_->ApplyBatch(batch, replies);
 }
 
+bool KvReplica::SnapshotDue() const {
+  const uint64_t applied = kv_->AppliedIndex();
+  const uint64_t since = applied - std::min(applied, log_->Snapshot().lastIncludedIndex);
+  return (options_.snapshotEntries > 0 && since >= options_.snapshotEntries) ||
+         (options_.snapshotBytes > 0 && bytesSinceSnapshot_ >= options_.snapshotBytes);
+}
+
+Status KvReplica::Checkpoint(SnapshotInfo* info) {
+  return snapshots_->Take(*kv_, info).Annotate("taking a snapshot");
+}
+
+Status KvReplica::CompactLog(const SnapshotInfo& info, const std::vector<raft::NodeId>& voters,
+                             Compaction* outcome) {
+  if (info.appliedIndex <= log_->Snapshot().lastIncludedIndex) {
+    *outcome = Compaction::kSuperseded;
+    return Status::Ok();
+  }
+  if (info.appliedIndex > log_->LastIndex()) {
+    *outcome = Compaction::kNotYet;
+    return Status::Ok();
+  }
+  *outcome = Compaction::kDone;
+  bytesSinceSnapshot_ = 0;
+  VLOG(1) << "snapshot at " << info.appliedIndex << "; compacting the log through it";
+  return log_->CreateSnapshot(MetaOf(info, voters))
+      .Annotate("compacting the log through " + std::to_string(info.appliedIndex));
+}
+
 Status KvReplica::MaybeSnapshot(const std::vector<raft::NodeId>& voters, bool* took) {
   *took = false;
-  const uint64_t since = kv_->AppliedIndex() - std::min(kv_->AppliedIndex(), log_->Snapshot().lastIncludedIndex);
-  const bool due = (options_.snapshotEntries > 0 && since >= options_.snapshotEntries) ||
-                   (options_.snapshotBytes > 0 && bytesSinceSnapshot_ >= options_.snapshotBytes);
-  if (!due) return Status::Ok();
+  if (!SnapshotDue()) return Status::Ok();
   const uint64_t before = log_->Snapshot().lastIncludedIndex;
   Status s = Snapshot(voters);
   *took = s.ok() && log_->Snapshot().lastIncludedIndex > before;
@@ -169,12 +194,10 @@ Status KvReplica::Snapshot(const std::vector<raft::NodeId>& voters) {
     return Status::Ok();
   }
   SnapshotInfo info;
-  Status s = snapshots_->Take(*kv_, &info);
-  if (!s.ok()) return s.Annotate("taking a snapshot");
-  bytesSinceSnapshot_ = 0;
-  VLOG(1) << "snapshot at " << info.appliedIndex << "; compacting the log through it";
-  return log_->CreateSnapshot(MetaOf(info, voters))
-      .Annotate("compacting the log through " + std::to_string(info.appliedIndex));
+  Status s = Checkpoint(&info);
+  if (!s.ok()) return s;
+  Compaction outcome;
+  return CompactLog(info, voters, &outcome);
 }
 
 }  // namespace kvraft::core

@@ -14,8 +14,8 @@
 //               it, then replace the log by the snapshot's metadata.
 // Open() finishes what a crash between those steps left (see Reconcile).
 //
-// Threads: one thread drives it (the node's apply loop); snapshots() may be
-// read from another (the Raft loop).
+// Threads: one thread drives it (the node's loop); Checkpoint() may run on
+// another, and snapshots() may be read from any.
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -66,13 +66,33 @@ class KvReplica {
   // means the node must stop (KvStateMachine::ApplyBatch).
   Status Apply(std::span<const raft::Entry> committed, std::vector<statemachine::Reply>* replies);
 
-  // After applying: takes a snapshot and compacts the log when the
-  // configured limits are reached. *took says whether it did.
+  // A snapshot is two steps, so that the checkpoint (a flush of the kv
+  // memtables and hard links, tens of milliseconds) can run on a thread of
+  // its own while the driving thread goes on applying:
+  //   SnapshotDue()   the configured limits are reached (driving thread);
+  //   Checkpoint()    makes the latest snapshot of the kv state at whatever
+  //                   index it has reached (any thread, concurrently with
+  //                   Apply and installs);
+  //   CompactLog()    compacts the log through that snapshot (driving thread).
+  // Until the log is compacted, the previous snapshot index stays in the
+  // log's metadata; a crash in between is finished by Open (Reconcile).
+  bool SnapshotDue() const;
+  Status Checkpoint(statemachine::SnapshotInfo* info);
+  enum class Compaction {
+    kDone,        // the log now starts after the snapshot
+    kSuperseded,  // the log is already compacted as far or further (an install)
+    kNotYet,      // the snapshot is past the log's durable end: try again later
+  };
+  Status CompactLog(const statemachine::SnapshotInfo& info, const std::vector<raft::NodeId>& voters,
+                    Compaction* outcome);
+
+  // The three steps at once, on the driving thread, when the limits are
+  // reached. *took says whether the log was compacted.
   Status MaybeSnapshot(const std::vector<raft::NodeId>& voters, bool* took);
   // True once per snapshot interval, when three quarters of a snapshot
   // limit are reached. Flushing the kv memtables then (kv().Flush(), on
-  // another thread while applies go on) leaves the snapshot's own flush,
-  // which stops applies, only the last quarter to write.
+  // another thread while applies go on) leaves the snapshot's own flush
+  // only the last quarter to write.
   bool FlushAheadDue();
   // Takes a snapshot at the applied index and compacts the log through it,
   // now. Does nothing while the applied index is past the log's durable end
@@ -89,7 +109,7 @@ class KvReplica {
   raft::Storage* const log_;
   std::unique_ptr<statemachine::KvStateMachine> kv_;
   std::unique_ptr<statemachine::SnapshotStore> snapshots_;
-  // Command bytes applied since the last snapshot (counted from Open).
+  // Command bytes applied since the last compaction (counted from Open).
   uint64_t bytesSinceSnapshot_ = 0;
   // The log's snapshot index when FlushAheadDue last said true.
   std::optional<uint64_t> flushedAheadAt_;

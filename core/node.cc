@@ -89,6 +89,7 @@ void Node::Stop() {
   wake_.notify_all();
   if (loop_.joinable()) loop_.join();
   if (flusher_.joinable()) flusher_.join();
+  if (checkpointer_.joinable()) checkpointer_.join();
   for (auto& [id, peer] : peers_) peer->Stop();
 }
 
@@ -194,13 +195,12 @@ Status Node::SnapshotNow(Clock::time_point deadline, uint64_t* index) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (shuttingDown_) return Status::Unavailable("the node is shutting down");
-    inbox_.tasks.push_back([this, done] {
-      Status s = replica_->Snapshot(core_->voters());
-      if (s.ok()) PublishStatus();
-      done->set_value(s);
-    });
   }
-  wake_.notify_one();
+  RunOnLoop([this, done] {
+    Status s = replica_->Snapshot(core_->voters());
+    if (s.ok()) PublishStatus();
+    done->set_value(s);
+  });
   if (result.wait_until(deadline) != std::future_status::ready) {
     return Status::Unavailable("the snapshot did not finish within the request timeout; it may still finish");
   }
@@ -352,18 +352,66 @@ void Node::HandleReady() {
   ServeReads(rd);
   core_->Advance(rd);
   if (replica_->FlushAheadDue()) FlushAhead();
-  bool took = false;
-  const Clock::time_point snapshotStart = Clock::now();
-  s = replica_->MaybeSnapshot(core_->voters(), &took);
-  if (!s.ok()) LOG(FATAL) << "cannot take a snapshot: " << s.ToString();
-  if (took) {
-    // The loop does nothing else meanwhile: a long pause here is a pause in
-    // heartbeats and acknowledgements.
-    LOG(INFO) << "took a snapshot at index " << storage_->Snapshot().lastIncludedIndex << " and compacted the log in "
-              << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - snapshotStart).count()
-              << " ms";
-  }
+  CompactLogIfReady();
+  SnapshotIfDue();
   PublishStatus();
+}
+
+void Node::RunOnLoop(std::function<void()> task) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    inbox_.tasks.push_back(std::move(task));
+  }
+  wake_.notify_one();
+}
+
+void Node::SnapshotIfDue() {
+  if (snapshotting_ || !replica_->SnapshotDue()) return;
+  snapshotting_ = true;
+  if (checkpointer_.joinable()) checkpointer_.join();
+  checkpointer_ = std::thread([this] {
+    SetThreadName("kv-checkpoint");
+    const Clock::time_point start = Clock::now();
+    statemachine::SnapshotInfo info;
+    Status s = replica_->Checkpoint(&info);
+    const Clock::duration took = Clock::now() - start;
+    RunOnLoop([this, s, info, took] { CheckpointTaken(s, info, took); });
+  });
+}
+
+void Node::CheckpointTaken(const Status& s, const statemachine::SnapshotInfo& info,
+                           Clock::duration took) {
+  if (!s.ok()) LOG(FATAL) << "cannot take a snapshot: " << s.ToString();
+  VLOG(1) << "checkpointed the kv state at index " << info.appliedIndex << " in "
+          << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+          << " ms while applying went on";
+  toCompact_ = info;
+  checkpointTook_ = took;
+  CompactLogIfReady();
+}
+
+void Node::CompactLogIfReady() {
+  if (!toCompact_) return;
+  const Clock::time_point start = Clock::now();
+  KvReplica::Compaction outcome = KvReplica::Compaction::kNotYet;
+  // Membership never changes (Node::Open refuses other --peers), so the
+  // voters now are the voters as of the snapshot's index.
+  Status s = replica_->CompactLog(*toCompact_, core_->voters(), &outcome);
+  if (!s.ok()) LOG(FATAL) << "cannot compact the log after a snapshot: " << s.ToString();
+  if (outcome == KvReplica::Compaction::kNotYet) return;
+  if (outcome == KvReplica::Compaction::kDone) {
+    // The checkpoint ran beside the loop; the compaction stopped it.
+    LOG(INFO) << "took a snapshot at index " << toCompact_->appliedIndex << " (checkpoint "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(checkpointTook_).count()
+              << " ms) and compacted the log in "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count()
+              << " ms";
+  } else {
+    VLOG(1) << "the snapshot at index " << toCompact_->appliedIndex
+            << " is older than the log's own start: nothing to compact";
+  }
+  toCompact_.reset();
+  snapshotting_ = false;
 }
 
 void Node::FlushAhead() {

@@ -8,7 +8,9 @@
 //   -> for each Ready: send eager messages; install a snapshot; persist
 //      hard state and entries in one synced write; send the messages that
 //      promise durability; apply committed entries and answer the calls
-//      waiting on them; serve confirmed reads; Advance; compact if due.
+//      waiting on them; serve confirmed reads; Advance
+//   -> between Readys: start a snapshot if one is due (its checkpoint runs
+//      on a thread of its own) and compact the log through a finished one.
 //
 // Only the loop thread touches the core and the stores' write side. Thrift
 // handler threads talk to it through Propose() and WaitReadable(), which
@@ -23,6 +25,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -204,6 +207,13 @@ class Node {
   void NoteLogWrite(size_t entries, bool synced, Clock::duration took);
   // Flushes the kv memtables on a thread of its own (KvReplica::FlushAheadDue).
   void FlushAhead();
+  // Snapshots: the checkpoint on a thread of its own, then the log
+  // compaction on the loop (KvReplica::Checkpoint, CompactLog).
+  void SnapshotIfDue();
+  void CheckpointTaken(const Status& s, const statemachine::SnapshotInfo& info, Clock::duration took);
+  void CompactLogIfReady();
+  // Queues `task` to run on the loop between Readys.
+  void RunOnLoop(std::function<void()> task);
   void FailWaiters(Outcome outcome, const std::string& why);
   void PublishStatus();
   std::string NotLeaderMessage() const;
@@ -216,6 +226,7 @@ class Node {
   std::thread loop_;
   std::thread flusher_;                    // started and joined by the loop (and Stop)
   std::atomic<bool> flushingAhead_{false};
+  std::thread checkpointer_;  // started by the loop, joined by the loop and Stop
 
   // Handler threads -> loop.
   mutable std::mutex mu_;
@@ -231,6 +242,11 @@ class Node {
   std::map<uint64_t, ReadSlot> readsAwaitingIndex_;  // by ReadIndex request id
   std::multimap<uint64_t, ReadSlot> readsAwaitingApply_;  // by read index
   raft::Role role_ = raft::Role::kFollower;
+  // From the start of a checkpoint until the log is compacted through it
+  // (or an install made that moot): no other snapshot starts meanwhile.
+  bool snapshotting_ = false;
+  std::optional<statemachine::SnapshotInfo> toCompact_;  // checkpoint taken, log not yet compacted
+  Clock::duration checkpointTook_{};
   LoopStats stats_;
   Clock::time_point nextStatsLog_{};  // {}: not yet started
   Clock::time_point lastSlowWriteWarning_{};

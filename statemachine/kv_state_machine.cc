@@ -636,23 +636,40 @@ Status KvStateMachine::CreateSnapshot(const std::string& dir, SnapshotInfo* out)
   fs::create_directories(target.parent_path(), ec);
   if (ec)
     return Status::IOError("cannot create " + target.parent_path().string() + ": " + ec.message());
-  std::lock_guard<std::mutex> lock(applyMu_);
-  if (!failed_.ok()) return failed_;
+  {
+    std::lock_guard<std::mutex> lock(applyMu_);
+    if (!failed_.ok()) return failed_;
+  }
+  // Applies go on meanwhile: the checkpoint holds the state as of some batch
+  // at or after this point, which is read back from the checkpoint itself.
+  // Holding dbMu_ keeps an install from swapping the instance underneath.
   std::shared_lock<std::shared_mutex> dbLock(dbMu_);
+  if (!db_)
+    return Status::Aborted(
+        "the kv instance is closed after a failed snapshot install: restart the node");
   rocksdb::Checkpoint* raw = nullptr;
   rocksdb::Status s = rocksdb::Checkpoint::Create(db_->db, &raw);
   std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
   // log_size_for_flush 0: flush first, always. Apply batches skip the WAL,
   // so a checkpoint without the flush would miss whatever is in memtables.
+  // The flush is atomic across the column families (atomic_flush) and cuts
+  // between write batches, so the checkpoint holds data, sessions and the
+  // applied record of one batch boundary.
   if (s.ok()) s = checkpoint->CreateCheckpoint(target.string(), /*log_size_for_flush=*/0);
   if (!s.ok()) return RocksFailure("checkpoint into " + dir, s);
+  // Opened read-only, the checkpoint gains no files (no LOCK, no info LOG).
+  std::unique_ptr<Db> copy;
+  AppliedState applied;
+  Status rs = OpenDb(target.string(), /*readOnly=*/true, &copy);
+  if (rs.ok()) rs = ReadApplied(*copy, nullptr, &applied);
+  if (!rs.ok()) return rs.Annotate("reading back the checkpoint in " + dir);
   out->dir = target.string();
-  out->appliedIndex = applied_.index;
-  out->appliedTerm = applied_.term;
+  out->appliedIndex = applied.index;
+  out->appliedTerm = applied.term;
   // The checkpoint's flush made the live instance durable as far as well.
   uint64_t durable = durableAppliedIndex_.load();
-  while (applied_.index > durable &&
-         !durableAppliedIndex_.compare_exchange_weak(durable, applied_.index)) {
+  while (applied.index > durable &&
+         !durableAppliedIndex_.compare_exchange_weak(durable, applied.index)) {
   }
   LOG(INFO) << "snapshot of the kv instance at index " << out->appliedIndex << " (term "
             << out->appliedTerm << ") in " << out->dir;

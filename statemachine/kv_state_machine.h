@@ -24,7 +24,8 @@
 //
 // Threads: ApplyBatch, Flush, CreateSnapshot and InstallSnapshotChunk may be
 // called from different threads; state changes are serialised internally.
-// Get, Range and Digest run concurrently with them.
+// Get, Range, Digest, Flush and CreateSnapshot run concurrently with
+// ApplyBatch.
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -156,8 +157,10 @@ class KvStateMachine {
   // exist, must be outside options.dir, and should be on the same file
   // system so SST files are hard-linked rather than copied; its parent is
   // created if missing). The checkpoint
-  // holds data, sessions and applied index together; apply waits only for
-  // the checkpoint call (a flush of the memtables plus the links).
+  // holds data, sessions and applied index together, at an applied index
+  // between the one when the call starts and the one when it returns:
+  // batches are applied meanwhile (the call flushes the memtables and links
+  // the files, tens of milliseconds). out->appliedIndex says which.
   Status CreateSnapshot(const std::string& dir, SnapshotInfo* out);
 
   // Receives one chunk of a snapshot stream (SnapshotReader::Read's output)

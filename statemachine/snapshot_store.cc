@@ -92,6 +92,7 @@ std::optional<SnapshotInfo> SnapshotStore::Latest() const {
 }
 
 Status SnapshotStore::Take(KvStateMachine& kv, SnapshotInfo* out) {
+  std::lock_guard<std::mutex> take(takeMu_);
   const std::optional<SnapshotInfo> previous = Latest();
   if (previous && previous->appliedIndex == kv.AppliedIndex()) {
     *out = *previous;

@@ -11,8 +11,9 @@
 // is always complete; Open() removes whatever a crash left besides the
 // newest one.
 //
-// Threads: Take() from one thread at a time; ReadSnapshotChunk() and
-// Latest() from any thread, concurrently with it. A transfer still reading
+// Threads: any. Take() calls run one at a time (the node's loop keeps an
+// installed snapshot while a checkpoint thread takes one); ReadSnapshotChunk()
+// and Latest() run concurrently with them. A transfer still reading
 // a snapshot that Take() replaced learns so from kAborted.
 #include <cstdint>
 #include <memory>
@@ -39,9 +40,10 @@ class SnapshotStore : public raft::SnapshotSource {
   // system as the kv instance, so that checkpoints are hard links.
   static Status Open(const std::string& dir, std::unique_ptr<SnapshotStore>* out);
 
-  // Makes a checkpoint of `kv` at its applied index the latest snapshot and
-  // removes the previous one. When the latest is already at that index,
-  // keeps it. *out describes the latest.
+  // Makes a checkpoint of `kv` the latest snapshot and removes the previous
+  // one. The checkpoint is at the applied index or, with batches applied
+  // meanwhile, past it (KvStateMachine::CreateSnapshot). When the latest is
+  // already at the applied index, keeps it. *out describes the latest.
   Status Take(KvStateMachine& kv, SnapshotInfo* out);
 
   std::optional<SnapshotInfo> Latest() const;
@@ -55,6 +57,7 @@ class SnapshotStore : public raft::SnapshotSource {
   Status Publish(const SnapshotInfo& info);
 
   const std::string dir_;
+  std::mutex takeMu_;  // one Take at a time
   mutable std::mutex mu_;
   // The latest snapshot's reader; readers in progress keep an old one alive.
   std::shared_ptr<SnapshotReader> latest_;  // under mu_

@@ -467,6 +467,76 @@ TEST(KvReplica, MaybeSnapshotNeverCompactsPastTheLogsLastIndex) {
   EXPECT_EQ(node.log().FirstIndex(), 6u);
 }
 
+// ------------------------------------------------------------ Checkpoint, CompactLog
+
+// kvd checkpoints on a thread of its own and compacts the log on its loop
+// later; entries applied in between stay in the log.
+TEST(KvReplica, CompactLogCompactsThroughTheCheckpointNotThroughTheStateAppliedSince) {
+  TempDir tmp;
+  Node node(tmp.Sub("node"));
+  node.options.snapshotEntries = 5;
+  ASSERT_TRUE(node.Open().ok());
+  const uint64_t client = node.Register();  // index 1
+  node.CommitPuts(client, 1, 5, "a");        // 2..6
+  ASSERT_TRUE(node.replica().SnapshotDue());
+  SnapshotInfo info;
+  Status s = node.replica().Checkpoint(&info);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(info.appliedIndex, 6u);
+  node.CommitPuts(client, 6, 3, "b");  // 7..9
+  EXPECT_EQ(node.log().Snapshot().lastIncludedIndex, 0u) << "not compacted before CompactLog";
+  KvReplica::Compaction outcome = KvReplica::Compaction::kNotYet;
+  s = node.replica().CompactLog(info, kVoters, &outcome);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(outcome, KvReplica::Compaction::kDone);
+  EXPECT_EQ(node.log().Snapshot().lastIncludedIndex, 6u);
+  EXPECT_EQ(node.log().FirstIndex(), 7u);
+  EXPECT_EQ(node.log().LastIndex(), 9u);
+  EXPECT_EQ(node.replica().LatestSnapshot()->appliedIndex, 6u);
+  EXPECT_FALSE(node.replica().SnapshotDue()) << "3 entries since the snapshot";
+
+  // A crash now replays 7..9 from the log onto the state the kv instance kept.
+  const StateDigest before = node.Digest();
+  node.Crash();
+  ASSERT_TRUE(node.Open().ok());
+  ASSERT_GE(node.replica().kv().AppliedIndex(), 6u);
+  std::vector<raft::Entry> replay;
+  ASSERT_TRUE(node.log().Entries(node.replica().kv().AppliedIndex() + 1, 10, UINT64_MAX, &replay).ok());
+  node.Apply(replay);
+  EXPECT_EQ(node.Digest(), before);
+}
+
+TEST(KvReplica, CompactLogWaitsForTheLogsEndAndGivesWayToANewerSnapshot) {
+  TempDir tmp;
+  Node node(tmp.Sub("node"));
+  ASSERT_TRUE(node.Open().ok());
+  const std::vector<raft::Entry> entries =
+      node.Make({EncRegister(0), EncPut({1, 1, 1, 1}, "a", "1"), EncPut({1, 2, 2, 2}, "b", "2"),
+                 EncPut({1, 3, 3, 3}, "c", "3")});
+  // A leader's apply ahead of its own log write: the checkpoint is at 4,
+  // the log ends at 2.
+  node.Save({entries.begin(), entries.begin() + 2});
+  node.Apply(entries);
+  SnapshotInfo early;
+  ASSERT_TRUE(node.replica().Checkpoint(&early).ok());
+  ASSERT_EQ(early.appliedIndex, 4u);
+  KvReplica::Compaction outcome = KvReplica::Compaction::kDone;
+  ASSERT_TRUE(node.replica().CompactLog(early, kVoters, &outcome).ok());
+  EXPECT_EQ(outcome, KvReplica::Compaction::kNotYet);
+  EXPECT_EQ(node.log().Snapshot().lastIncludedIndex, 0u);
+  node.Save({entries.begin() + 2, entries.end()});
+
+  // Meanwhile a newer snapshot compacted the log further (an operator's
+  // SnapshotNow here; an install from the leader likewise).
+  node.Commit({EncPut({1, 4, 4, 4}, "d", "4")});  // 5
+  ASSERT_TRUE(node.replica().Snapshot(kVoters).ok());
+  ASSERT_EQ(node.log().Snapshot().lastIncludedIndex, 5u);
+  ASSERT_TRUE(node.replica().CompactLog(early, kVoters, &outcome).ok());
+  EXPECT_EQ(outcome, KvReplica::Compaction::kSuperseded);
+  EXPECT_EQ(node.log().Snapshot().lastIncludedIndex, 5u) << "the older snapshot changed nothing";
+  EXPECT_EQ(node.replica().LatestSnapshot()->appliedIndex, 5u);
+}
+
 // ------------------------------------------------------------ restart
 
 // The kv instance writes without WAL: after a crash it is back at its last

@@ -53,12 +53,24 @@ Status KvApp::Apply(const std::vector<raft::Entry>& entries, std::vector<Applied
   return Status::Ok();
 }
 
+// kvd checkpoints on a thread beside its loop and compacts the log on the
+// loop later; here the two steps are two calls, so Readys (and installs
+// from a leader) fall between them as they do in kvd.
 Status KvApp::MaybeSnapshot(const std::vector<raft::NodeId>& voters, uint64_t* index) {
   *index = 0;
-  bool took = false;
-  Status s = replica_->MaybeSnapshot(voters, &took);
-  if (!s.ok() || !took) return s;
-  *index = replica_->LatestSnapshot()->appliedIndex;
+  if (checkpoint_) {
+    core::KvReplica::Compaction outcome = core::KvReplica::Compaction::kNotYet;
+    Status s = replica_->CompactLog(*checkpoint_, voters, &outcome);
+    if (!s.ok() || outcome == core::KvReplica::Compaction::kNotYet) return s;
+    if (outcome == core::KvReplica::Compaction::kDone) *index = checkpoint_->appliedIndex;
+    checkpoint_.reset();
+    return Status::Ok();
+  }
+  if (!replica_->SnapshotDue()) return Status::Ok();
+  statemachine::SnapshotInfo info;
+  Status s = replica_->Checkpoint(&info);
+  if (!s.ok()) return s;
+  checkpoint_ = info;
   return CheckDigest("snapshot taken");
 }
 

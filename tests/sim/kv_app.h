@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/kv_replica.h"
@@ -42,7 +43,10 @@ class KvApp : public SimApp {
       : node_(node), dir_(std::move(dir)), options_(options), book_(book) {}
 
   Status Start(raft::Storage* log) override;
-  void Crash() override { replica_.reset(); }
+  void Crash() override {
+    replica_.reset();
+    checkpoint_.reset();
+  }
   const raft::SnapshotSource& snapshots() const override { return replica_->snapshots(); }
   Status InstallFromReady(const raft::Ready& ready, std::optional<RestoredSnapshot>* restored) override;
   Status Apply(const std::vector<raft::Entry>& entries, std::vector<AppliedEntry>* out) override;
@@ -66,6 +70,8 @@ class KvApp : public SimApp {
   std::unique_ptr<core::KvReplica> replica_;  // null while down
   uint64_t lastApplied_ = 0;  // what appliedIndex() says while the node is down
   uint64_t installs_ = 0;
+  // Taken by the last MaybeSnapshot; the log is compacted through it by a later one.
+  std::optional<statemachine::SnapshotInfo> checkpoint_;
 };
 
 }  // namespace kvraft::sim

@@ -44,8 +44,9 @@ class SimApp {
                                   std::optional<RestoredSnapshot>* restored) = 0;
   // Ready step 4: `entries` continue appliedIndex() without a gap.
   virtual Status Apply(const std::vector<raft::Entry>& entries, std::vector<AppliedEntry>* out) = 0;
-  // After the Ready: take a snapshot and compact the log if one is due;
-  // *index is the new snapshot's index, 0 if none was taken.
+  // After the Ready: take a snapshot and compact the log if one is due (an
+  // app may do the two on different calls); *index is the index the log was
+  // compacted through by this call, 0 if it was not.
   virtual Status MaybeSnapshot(const std::vector<raft::NodeId>& voters, uint64_t* index) = 0;
 
   virtual uint64_t appliedIndex() const = 0;

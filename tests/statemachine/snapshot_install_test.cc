@@ -4,6 +4,7 @@
 // with Open cleaning up by itself.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -187,11 +188,12 @@ TEST(SnapshotInstall, ASnapshotTakenDuringApplyIsExactlyTheStateAtItsIndex) {
   Harness source(tmp.Sub("source"));
   const uint64_t c = source.Register(0);
   std::vector<std::string> commands;
-  for (uint64_t seq = 1; seq <= 3000; ++seq)
+  for (uint64_t seq = 1; seq <= 20000; ++seq)
     commands.push_back(EncAppend({c, seq, seq, seq}, "k" + std::to_string(seq % 50), "."));
+  // The applier goes on until five snapshots are taken (or it runs out).
   std::atomic<bool> done{false};
   std::thread applier([&] {
-    for (size_t i = 0; i < commands.size(); i += 10) {
+    for (size_t i = 0; !done && i < commands.size(); i += 10) {
       source.Apply(std::vector<std::string>(commands.begin() + i,
                                             commands.begin() + std::min(i + 10, commands.size())));
     }
@@ -200,16 +202,26 @@ TEST(SnapshotInstall, ASnapshotTakenDuringApplyIsExactlyTheStateAtItsIndex) {
   std::vector<SnapshotInfo> snapshots;
   for (int i = 0; !done && i < 5; ++i) {
     SnapshotInfo info;
-    ASSERT_TRUE(source.sm().CreateSnapshot(tmp.Sub("snap" + std::to_string(i)), &info).ok());
+    Status s = source.sm().CreateSnapshot(tmp.Sub("snap" + std::to_string(i)), &info);
+    if (!s.ok()) {
+      ADD_FAILURE() << s.ToString();
+      break;
+    }
     snapshots.push_back(info);
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    // Reading its applied index back left nothing behind to be streamed.
+    std::vector<std::string> files = Entries(info.dir);
+    EXPECT_EQ(std::count_if(files.begin(), files.end(),
+                            [](const std::string& f) { return f.rfind("LOG", 0) == 0; }),
+              0);
   }
+  done = true;
   applier.join();
   ASSERT_FALSE(snapshots.empty());
-  for (const SnapshotInfo& info : snapshots) {
-    Harness replayed(tmp.Sub("replayed" + std::to_string(info.appliedIndex)));
+  for (size_t i = 0; i < snapshots.size(); ++i) {
+    const SnapshotInfo& info = snapshots[i];
+    Harness replayed(tmp.Sub("replayed" + std::to_string(i)));
     Replay(replayed.sm(), source.log(), 1, info.appliedIndex, 64);
-    Harness installedAt(tmp.Sub("installed" + std::to_string(info.appliedIndex)));
+    Harness installedAt(tmp.Sub("installed" + std::to_string(i)));
     SnapshotInfo installed;
     if (info.appliedIndex == 0) continue;
     ASSERT_TRUE(Transfer(info, installedAt.sm(), 1 << 20, &installed).ok());
