@@ -61,8 +61,13 @@ DEFINE_uint64(value_size, 256, "Bytes per value (and per append).");
 DEFINE_uint64(seed, 1, "Seed of every client's choices of operations and keys.");
 
 // Load.
-DEFINE_int32(clients, 1, "Client threads, each with one call in flight at a time. All share one "
-                         "client library instance.");
+DEFINE_int32(clients, 1, "Clients, each with one call in flight at a time. All share one client "
+                         "library instance; see --async for how they are driven.");
+DEFINE_bool(async, true, "Closed loop: each client makes its next call from the callback of its "
+                         "last (the client library's asynchronous calls), so a batch of answers "
+                         "costs kvbench one thread wake-up, not one per call. --noasync, --rate, "
+                         "--batches=0 and workloads with range give each client a thread of its "
+                         "own that blocks in every call.");
 DEFINE_int32(conns, 0, "Connections per node the clients share; a call waits for a free one. "
                        "0 (default): one per client, as many as calls in flight.");
 DEFINE_int32(batches, 2, "Batches of calls the client library may have out to one node at once; "
@@ -316,6 +321,7 @@ int main(int argc, char** argv) {
   run.plan.duration = std::chrono::seconds(FLAGS_duration);
   run.plan.ops = FLAGS_ops;
   run.clients = FLAGS_clients;
+  run.async = FLAGS_async && FLAGS_batches > 0 && bench::Workload::AsyncCan(workload.mix);
   run.lateThreshold = std::chrono::duration_cast<bench::Clock::duration>(
       std::chrono::duration<double, std::milli>(FLAGS_late_ms));
   run.seed = FLAGS_seed;
@@ -331,6 +337,7 @@ int main(int argc, char** argv) {
   description.mix = workload.mix.ToString();
   description.stale = FLAGS_stale;
   description.clients = FLAGS_clients;
+  description.async = run.async && FLAGS_rate <= 0;
   description.conns = FLAGS_conns > 0 ? FLAGS_conns : FLAGS_clients;
   description.batches = FLAGS_batches;
   description.anotherBatchCap = FLAGS_another_batch_cap;

@@ -37,6 +37,36 @@ bool SleepUntil(Clock::time_point when, const OpPlan& plan) {
   }
 }
 
+// Records one operation that was issued at `issued` and returned at `end`.
+void Record(const OpPlan& plan, const RunOptions& options, bool keysMayBeMissing,
+            const OpPlan::Ticket& ticket, Clock::time_point issued, Clock::time_point end,
+            const OpOutcome& outcome, ClientTally& tally) {
+  const Clock::duration latency = OpPlan::Latency(ticket, end);
+  const bool answer = IsAnswer(outcome, keysMayBeMissing);
+  const bool late = plan.Late(ticket, issued, options.lateThreshold);
+
+  std::lock_guard<std::mutex> lock(tally.mu);
+  if (answer) {
+    tally.interval.Record(latency);
+  } else {
+    ++tally.intervalErrors;
+  }
+  tally.intervalLate += late ? 1 : 0;
+  if (!plan.Counts(ticket, end)) return;
+  auto& stats = tally.measured[static_cast<size_t>(outcome.kind)];
+  if (!stats) stats = std::make_unique<OpStats>();
+  const auto code = static_cast<size_t>(outcome.code);
+  if (answer) {
+    stats->latency.Record(latency);
+    ++stats->answers[code];
+  } else {
+    ++stats->errors[code];
+  }
+  if (late) ++tally.late;
+  if (plan.open()) tally.maxLag = std::max(tally.maxLag, issued - ticket.intended);
+  if (!tally.lastEnd || end > *tally.lastEnd) tally.lastEnd = end;
+}
+
 void ClientLoop(OpPlan& plan, Workload& work, const RunOptions& options, bool keysMayBeMissing,
                 ClientTally& tally) {
   for (;;) {
@@ -45,32 +75,26 @@ void ClientLoop(OpPlan& plan, Workload& work, const RunOptions& options, bool ke
     if (plan.open() && !SleepUntil(ticket.intended, plan)) return;
     const Clock::time_point issued = Clock::now();
     const OpOutcome outcome = work.Next();
-    const Clock::time_point end = Clock::now();
-    const Clock::duration latency = OpPlan::Latency(ticket, end);
-    const bool answer = IsAnswer(outcome, keysMayBeMissing);
-    const bool late = plan.Late(ticket, issued, options.lateThreshold);
-
-    std::lock_guard<std::mutex> lock(tally.mu);
-    if (answer) {
-      tally.interval.Record(latency);
-    } else {
-      ++tally.intervalErrors;
-    }
-    tally.intervalLate += late ? 1 : 0;
-    if (!plan.Counts(ticket, end)) continue;
-    auto& stats = tally.measured[static_cast<size_t>(outcome.kind)];
-    if (!stats) stats = std::make_unique<OpStats>();
-    const auto code = static_cast<size_t>(outcome.code);
-    if (answer) {
-      stats->latency.Record(latency);
-      ++stats->answers[code];
-    } else {
-      ++stats->errors[code];
-    }
-    if (late) ++tally.late;
-    if (plan.open()) tally.maxLag = std::max(tally.maxLag, issued - ticket.intended);
-    if (!tally.lastEnd || end > *tally.lastEnd) tally.lastEnd = end;
+    Record(plan, options, keysMayBeMissing, ticket, issued, Clock::now(), outcome, tally);
   }
+}
+
+// The closed loop without a thread per client: each client's next call is
+// made from the callback of its last. `running` counts the clients whose
+// chain of calls has not ended.
+void IssueAsync(OpPlan& plan, Workload& work, const RunOptions& options, bool keysMayBeMissing,
+                ClientTally& tally, std::atomic<int>& running) {
+  const OpPlan::Ticket ticket = plan.Next(Clock::now());
+  if (!ticket.issue) {
+    --running;
+    return;
+  }
+  const Clock::time_point issued = Clock::now();
+  work.NextAsync([&plan, &work, &options, keysMayBeMissing, &tally, &running, ticket,
+                  issued](OpOutcome outcome) {
+    Record(plan, options, keysMayBeMissing, ticket, issued, Clock::now(), outcome, tally);
+    IssueAsync(plan, work, options, keysMayBeMissing, tally, running);
+  });
 }
 
 }  // namespace
@@ -93,7 +117,12 @@ RunResult Run(const RunOptions& options, const WorkloadOptions& workload, KeySpa
   }
   std::atomic<int> running{options.clients};
   std::vector<std::thread> threads;
+  const bool async = options.async && !plan.open();
   for (int i = 0; i < options.clients; ++i) {
+    if (async) {
+      IssueAsync(plan, *works[i], options, keysMayBeMissing, *tallies[i], running);
+      continue;
+    }
     threads.emplace_back([&, i] {
       ClientLoop(plan, *works[i], options, keysMayBeMissing, *tallies[i]);
       --running;
@@ -158,6 +187,8 @@ RunResult Run(const RunOptions& options, const WorkloadOptions& workload, KeySpa
   if (!started && options.onMeasureStart) options.onMeasureStart();
   if (options.onMeasureEnd) options.onMeasureEnd();
   for (auto& t : threads) t.join();
+  // The asynchronous clients' last calls end within the call timeout.
+  while (running.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   progress.Finish();
 
   std::optional<Clock::time_point> lastEnd;

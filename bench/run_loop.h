@@ -1,6 +1,8 @@
 #pragma once
-// The run: N client threads take operations from an OpPlan (closed or open
-// loop) and issue them through one shared client. Each thread records into
+// The run: N clients take operations from an OpPlan (closed or open loop)
+// and issue them through one shared client, each from a thread of its own
+// or, in the closed loop with `async`, each from the callback of its last
+// call. Each thread records into
 // tallies of its own; a reporter thread collects them once a second for the
 // progress line and the time series, and merges them at the end.
 #include <array>
@@ -23,6 +25,9 @@ namespace kvraft::bench {
 struct RunOptions {
   OpPlan::Options plan;
   int clients = 1;
+  // Closed loop: the clients make the client library's asynchronous calls
+  // (Workload::AsyncCan must hold) instead of a thread each.
+  bool async = false;
   // Open loop: an operation issued more than this after its intended start
   // counts as late.
   Clock::duration lateThreshold = std::chrono::milliseconds(1);

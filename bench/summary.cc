@@ -64,6 +64,7 @@ nlohmann::json SummaryJson(const RunDescription& run, const RunResult& result) {
       {"mix", run.mix},
       {"stale", run.stale},
       {"clients", run.clients},
+      {"async", run.async},
       {"conns", run.conns},
       {"batches", run.batches},
       {"another_batch_cap", run.anotherBatchCap},
@@ -171,8 +172,10 @@ std::string SummaryText(const nlohmann::json& s) {
                   s["late_threshold_ms"].get<double>(), s["max_schedule_lag_ms"].get<double>());
   } else {
     std::snprintf(line, sizeof(line),
-                  "load            closed loop, %d clients, %d connections per node\n",
-                  s["clients"].get<int>(), s["conns"].get<int>());
+                  "load            closed loop, %d clients (%s), %d connections per node\n",
+                  s["clients"].get<int>(),
+                  s["async"].get<bool>() ? "asynchronous calls" : "a thread each",
+                  s["conns"].get<int>());
   }
   out << line;
   std::snprintf(line, sizeof(line), "throughput      %.0f ops/s (%llu ops in %.2f s)\n",

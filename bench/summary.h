@@ -17,6 +17,7 @@ struct RunDescription {
   std::string mix;       // its operations and weights, e.g. "get:95,put:5"
   bool stale = false;
   int clients = 0;
+  bool async = false;    // clients driven by callbacks rather than a thread each
   int conns = 0;         // connections per node the clients share
   int batches = 0;       // batches in flight per node (0: no batching)
   int anotherBatchCap = 8;  // most calls that wait before another batch goes out beside one

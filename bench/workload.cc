@@ -113,15 +113,24 @@ OpOutcome Workload::Next() {
 }
 
 client::Code Workload::Cas(uint64_t key) {
-  if (casValues_.size() >= kMaxCasValues) casValues_.clear();
-  const auto known = casValues_.find(key);
-  std::optional<std::string_view> expected;
-  if (known != casValues_.end()) expected = known->second;
+  const std::optional<std::string> expected = CasExpected(key);
   std::string next = FreshValue();
   const client::Result r = client_.CompareAndSwap(MakeKey(key, options_.keySize), expected, next);
+  CasLearn(key, std::move(next), r);
+  return r.code;
+}
+
+std::optional<std::string> Workload::CasExpected(uint64_t key) {
+  if (casValues_.size() >= kMaxCasValues) casValues_.clear();
+  const auto known = casValues_.find(key);
+  if (known == casValues_.end()) return std::nullopt;
+  return known->second;
+}
+
+void Workload::CasLearn(uint64_t key, std::string swappedIn, const client::Result& r) {
   switch (r.code) {
     case client::Code::kOk:
-      casValues_[key] = std::move(next);
+      casValues_[key] = std::move(swappedIn);
       break;
     case client::Code::kCasFailed:
       // The answer carries the current value (nullopt: absent): the next
@@ -138,7 +147,62 @@ client::Code Workload::Cas(uint64_t key) {
       casValues_.erase(key);
       break;
   }
-  return r.code;
+}
+
+void Workload::NextAsync(std::function<void(OpOutcome)> done) {
+  const OpKind kind = options_.mix.Pick(rng_());
+  const auto tell = [kind, done = std::move(done)](const client::Result& r) {
+    done(OpOutcome{kind, r.code});
+  };
+  if (kind == OpKind::kInsert) {
+    const uint64_t key = keys_.inserted().Claim();
+    client_.PutAsync(MakeKey(key, options_.keySize), value_,
+                     [this, key, tell](const client::Result& r) {
+                       keys_.inserted().Done(key);
+                       tell(r);
+                     });
+    return;
+  }
+  const uint64_t key = chooser_.Next(rng_);
+  std::string name = MakeKey(key, options_.keySize);
+  switch (kind) {
+    case OpKind::kGet:
+      client_.GetAsync(name, options_.stale, tell);
+      return;
+    case OpKind::kPut:
+      client_.PutAsync(name, value_, tell);
+      return;
+    case OpKind::kAppend:
+      client_.AppendAsync(name, value_, tell);
+      return;
+    case OpKind::kDelete:
+      client_.DeleteAsync(name, tell);
+      return;
+    case OpKind::kCas: {
+      const std::optional<std::string> expected = CasExpected(key);
+      std::string next = FreshValue();
+      client_.CompareAndSwapAsync(name, expected, next,
+                                  [this, key, next, tell](const client::Result& r) {
+                                    CasLearn(key, next, r);
+                                    tell(r);
+                                  });
+      return;
+    }
+    case OpKind::kReadModifyWrite:
+      client_.GetAsync(name, options_.stale,
+                       [this, name, tell](const client::Result& read) {
+                         if (!read.ok()) {
+                           tell(read);
+                           return;
+                         }
+                         client_.PutAsync(name, FreshValue(), tell);
+                       });
+      return;
+    case OpKind::kRange:
+    case OpKind::kInsert:
+      break;
+  }
+  LOG(FATAL) << "Workload::NextAsync: no asynchronous call for " << OpKindName(kind);
 }
 
 client::Code Workload::Range(uint64_t key) {

@@ -4,6 +4,7 @@
 // OpMix, issued as one call of the client library (two for a
 // read-modify-write).
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -68,9 +69,19 @@ class Workload {
   Workload(const WorkloadOptions& options, KeySpace& keys, client::KvClient& client,
            uint64_t seed, int clientIndex, int clients);
   OpOutcome Next();
+  // Next, without waiting: the client's asynchronous calls, and `done`
+  // gets the outcome on one of the client's threads. One at a time per
+  // Workload. Not for ranges, which have no asynchronous call.
+  void NextAsync(std::function<void(OpOutcome)> done);
+  // Whether NextAsync can do every operation of `mix`.
+  static bool AsyncCan(const OpMix& mix) { return !mix.Contains(OpKind::kRange); }
 
  private:
   client::Code Cas(uint64_t key);
+  // A CAS of `key` in two halves: the value it expects (nullopt: absent),
+  // and what its result teaches about the key's value.
+  std::optional<std::string> CasExpected(uint64_t key);
+  void CasLearn(uint64_t key, std::string swappedIn, const client::Result& r);
   client::Code Range(uint64_t key);
   client::Code Insert();
   client::Code ReadModifyWrite(uint64_t key);

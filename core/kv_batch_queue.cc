@@ -4,16 +4,12 @@
 
 namespace kvraft::client {
 
-namespace {
-
-BatchQueue::Limits AtLeastOne(BatchQueue::Limits limits) {
+BatchQueue::Limits BatchQueue::AtLeastOne(Limits limits) {
   limits.maxInFlight = std::max<size_t>(limits.maxInFlight, 1);
   limits.maxOps = std::max<size_t>(limits.maxOps, 1);
   limits.anotherBatchCap = std::max<size_t>(limits.anotherBatchCap, 1);
   return limits;
 }
-
-}  // namespace
 
 BatchQueue::BatchQueue(Limits limits) : limits_(AtLeastOne(limits)) {}
 
@@ -76,27 +72,37 @@ size_t BatchQueue::queued() const {
 
 BatchQueue::Batch BatchQueue::TakeLocked(const std::shared_ptr<BatchCall>& own) {
   Batch batch{own};
-  size_t bytes = own->bytes;
-  own->state = BatchCall::State::kSent;
   queue_.erase(std::find(queue_.begin(), queue_.end(), own));
   if (own->quick()) --quickQueued_;
-  while (!queue_.empty() && batch.size() < limits_.maxOps &&
-         bytes + queue_.front()->bytes <= limits_.maxBytes) {
-    std::shared_ptr<BatchCall> next = std::move(queue_.front());
-    queue_.pop_front();
-    bytes += next->bytes;
-    if (next->quick()) --quickQueued_;
-    next->state = BatchCall::State::kSent;
-    batch.push_back(std::move(next));
-  }
+  quickQueued_ -= Fill(limits_, queue_, &batch, own->bytes);
+  for (const std::shared_ptr<BatchCall>& c : batch) c->state = BatchCall::State::kSent;
   return batch;
 }
 
+size_t BatchQueue::Fill(const Limits& limits, std::deque<std::shared_ptr<BatchCall>>& queue,
+                        Batch* batch, size_t bytes) {
+  size_t quick = 0;
+  while (!queue.empty() && batch->size() < limits.maxOps &&
+         bytes + queue.front()->bytes <= limits.maxBytes) {
+    std::shared_ptr<BatchCall> next = std::move(queue.front());
+    queue.pop_front();
+    bytes += next->bytes;
+    if (next->quick()) ++quick;
+    batch->push_back(std::move(next));
+  }
+  return quick;
+}
+
 bool BatchQueue::MaySendLocked() const {
-  if (inFlight_ >= limits_.maxInFlight) return false;
-  if (inFlight_ == 0 || quickQueued_ > 0) return true;
-  const size_t half = (callsKeptGoing_ + 1) / 2;
-  return queue_.size() >= std::clamp<size_t>(half, 1, limits_.anotherBatchCap);
+  return MaySend(limits_, inFlight_, queue_.size(), quickQueued_, callsKeptGoing_);
+}
+
+bool BatchQueue::MaySend(const Limits& limits, size_t inFlight, size_t queued,
+                         size_t quickQueued, size_t callsKeptGoing) {
+  if (inFlight >= limits.maxInFlight) return false;
+  if (inFlight == 0 || quickQueued > 0) return true;
+  const size_t half = (callsKeptGoing + 1) / 2;
+  return queued >= std::clamp<size_t>(half, 1, limits.anotherBatchCap);
 }
 
 void BatchQueue::WakeNextSenderLocked() {

@@ -44,6 +44,8 @@ struct BatchCall {
   kvraft::thrift::BatchOp op;
   size_t bytes = 0;       // the op's keys and values, to bound a batch's size
   Clock::time_point end;  // when the caller stops waiting
+  // A call no thread waits for (BatchPump): called once the call is done.
+  std::function<void(BatchCall&)> done;
 
   // A stale read: the node answers it without a round to its peers.
   bool quick() const { return op.__isset.get && op.get.stale; }
@@ -87,10 +89,21 @@ class BatchQueue {
   // Calls waiting for a batch to go out in.
   size_t queued() const;
 
+  // `limits` with every count at least 1.
+  static Limits AtLeastOne(Limits limits);
+  // The rule of when a batch may go out (see the top of this file), over
+  // a queue's counts; BatchPump keeps the same rule.
+  static bool MaySend(const Limits& limits, size_t inFlight, size_t queued, size_t quickQueued,
+                      size_t callsKeptGoing);
+  // Moves calls from the front of `queue` to the end of `batch` while the
+  // batch stays within `limits` (`bytes`: what it holds already); returns
+  // how many of the moved calls were quick.
+  static size_t Fill(const Limits& limits, std::deque<std::shared_ptr<BatchCall>>& queue,
+                     Batch* batch, size_t bytes);
+
  private:
   // Takes `own` and the queued calls after it that fit into one batch.
   Batch TakeLocked(const std::shared_ptr<BatchCall>& own);
-  // Whether a batch may go out now (see the top of this file).
   bool MaySendLocked() const;
   // Someone must send when a batch may go out and calls are waiting.
   void WakeNextSenderLocked();

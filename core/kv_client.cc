@@ -1,7 +1,11 @@
 #include "core/kv_client.h"
 
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
 #include <functional>
+#include <list>
+#include <mutex>
 #include <memory>
 #include <thread>
 #include <type_traits>
@@ -146,6 +150,9 @@ size_t OpBytes(const wire::BatchOp& op) {
   return op.cas.key.size() + op.cas.value.size() + op.cas.expected.size();
 }
 
+constexpr const char* kNoAnswerOfItsKind =
+    "the node's answer to the batch had no answer of the right kind for this call";
+
 // The answers a Batch can carry: those of gets and writes.
 template <class Response>
 constexpr bool kBatchable = std::is_same_v<Response, wire::GetResponse> ||
@@ -173,18 +180,61 @@ class KvClient::Impl {
                    BatchQueue::Limits{options_.maxBatchesInFlight, options_.maxBatchOps,
                                       kMaxBatchBytes, options_.anotherBatchCap}) {}
 
-  Result Get(std::string_view key, bool stale);
-  Result Put(std::string_view key, std::string_view value);
-  Result Append(std::string_view key, std::string_view value);
-  Result Delete(std::string_view key);
-  Result CompareAndSwap(std::string_view key, std::optional<std::string_view> expected,
-                        std::string_view value);
-  Result Range(std::string_view start, std::string_view end, int64_t limit, bool stale);
+  ~Impl();
+
+  // Builds a call's op for a Batch request, afresh for each attempt.
+  using OpMaker = std::function<void(wire::BatchOp*)>;
+
+  // Each public call is its parts, made by a *Parts method, run now on the
+  // calling thread or later with `done` called from one of the client's.
+  template <class Response, class Make>
+  Result Now(const Make& make);
+  template <class Response, class Make>
+  void Later(const Make& make, Done done);
+
+  // A call's parts, made once and used by every attempt: which nodes may
+  // answer, the request alone (`send`) or as an op of a batch (`makeOp`;
+  // empty if it never travels in one), what to do when the call ends
+  // (`ended`; may be empty), and the answer as a Result.
+  template <class Response>
+  struct CallParts {
+    CallSpec spec;
+    std::function<void(wire::KvServiceClient&, Response&)> send;
+    OpMaker makeOp;
+    std::function<void(bool answered, const Response&)> ended;
+    std::function<Result(Response&)> toResult;
+  };
+  // The parts of each call; false (with *failure) if the call cannot start.
+  bool GetParts(std::string_view key, bool stale, Deadline deadline,
+                CallParts<wire::GetResponse>* parts, Result* failure);
+  bool PutParts(std::string_view key, std::string_view value, Deadline deadline,
+                CallParts<wire::WriteResponse>* parts, Result* failure);
+  bool AppendParts(std::string_view key, std::string_view value, Deadline deadline,
+                   CallParts<wire::WriteResponse>* parts, Result* failure);
+  bool DeleteParts(std::string_view key, Deadline deadline, CallParts<wire::WriteResponse>* parts,
+                   Result* failure);
+  bool CasParts(std::string_view key, std::optional<std::string_view> expected,
+                std::string_view value, Deadline deadline, CallParts<wire::WriteResponse>* parts,
+                Result* failure);
+  bool RangeParts(std::string_view start, std::string_view end, int64_t limit, bool stale,
+                  Deadline deadline, CallParts<wire::RangeResponse>* parts, Result* failure);
   std::vector<NodeStatus> Status();
 
  private:
-  // Builds a call's op for a Batch request, afresh for each attempt.
-  using OpMaker = std::function<void(wire::BatchOp*)>;
+  // Where a call stands between attempts.
+  struct CallState {
+    CallSpec spec;
+    Deadline deadline;
+    ConnectionPool* node;  // the next to try; null if the client knows none
+    Backoff backoff;
+    AttemptLog log;
+    int attempts = 0;
+    size_t hopsWithoutPause = 0;
+    bool outcomeUnknown = false;    // a write reached a node that did not say it failed
+    bool nodeTimedOut = false;      // a node took the request and did not finish it in time
+    bool leaderlessAnswer = false;  // a node answered but could not serve: no leader, or busy
+    bool connectionsBusy = false;   // waited in vain for one of its connections or batches
+  };
 
   // Runs `send` against the nodes `spec.route` allows until one gives an
   // answer that ends the call, which lands in *response (true); or until
@@ -193,6 +243,17 @@ class KvClient::Impl {
   template <class Response, class Send>
   bool Call(const CallSpec& spec, Deadline deadline, Send send, Response* response,
             Result* failure, const OpMaker* batchable = nullptr);
+  CallState StartCall(const CallSpec& spec, Deadline deadline);
+  // Call's attempts from where `state` stands.
+  template <class Response, class Send>
+  bool Continue(CallState& state, Send& send, Response* response, Result* failure,
+                const OpMaker* batchable);
+  // After an attempt: true if `response` is an answer that ends the call.
+  // Otherwise the attempt is logged, state.node is the node to try next,
+  // and *pause how long to wait before that.
+  template <class Response>
+  bool Judge(CallState& state, Delivery delivery, const Response& response, std::string outcome,
+             milliseconds* pause);
   template <class Response, class Send>
   Delivery Attempt(ConnectionPool* node, milliseconds timeout, Send& send, Response* response,
                    std::string* outcome);
@@ -202,16 +263,32 @@ class KvClient::Impl {
                           Response* response, std::string* outcome);
   // Sends one batch (BatchQueue::Sender) and hands out the answers.
   void SendBatch(ConnectionPool* node, const BatchQueue::Batch& batch);
-  Result Failure(const CallSpec& spec, const AttemptLog& log, bool outcomeUnknown,
-                 bool nodeTimedOut, bool leaderlessAnswer, bool connectionsBusy) const;
+  Result Failure(const CallState& state) const;
+
+  template <class Response>
+  Result RunNow(CallParts<Response>& parts, Deadline deadline);
+  // The first attempt goes in the node's BatchPump and no thread waits for
+  // it; a call that needs another attempt goes on on a thread of its own.
+  template <class Response>
+  void RunLater(std::shared_ptr<CallParts<Response>> parts, Deadline deadline, Done done);
+  template <class Response>
+  static Result EndOf(CallParts<Response>& parts, bool answered, Response& response,
+                      Result& failure);
+  // Runs `work` on a thread of its own, joined by the time the client is
+  // destroyed; the threads that finished are joined as new ones start.
+  void Spawn(std::function<void()> work);
+  // Asynchronous calls begun and not yet done.
+  void AsyncBegun();
+  void AsyncDone();
 
   bool Register(Deadline deadline, int64_t* clientId, Result* failure);
-  // One write of a session: `request.session` is filled in per attempt.
+  // The parts of one write of a session: every attempt carries the write's
+  // sequence number in `request->session`.
   template <class Request>
-  bool Write(const char* what, Request& request,
-             void (wire::KvServiceClient::*rpc)(wire::WriteResponse&, const Request&),
-             void (wire::BatchOp::*setOp)(const Request&), wire::WriteResponse* response,
-             Result* failure);
+  bool WriteParts(const char* what, std::shared_ptr<Request> request,
+                  void (wire::KvServiceClient::*rpc)(wire::WriteResponse&, const Request&),
+                  void (wire::BatchOp::*setOp)(const Request&), Deadline deadline,
+                  CallParts<wire::WriteResponse>* parts, Result* failure);
   NodeStatus AskStatus(ConnectionPool* node);
 
   Deadline DeadlineFromNow() const { return Clock::now() + options_.timeout; }
@@ -219,106 +296,132 @@ class KvClient::Impl {
   const Options options_;
   EndpointSet endpoints_;
   ClientSession session_;
+
+  struct Helper {
+    std::thread thread;
+    std::atomic<bool> finished{false};
+  };
+  std::mutex helpersMu_;
+  std::list<Helper> helpers_;
+  std::mutex asyncMu_;
+  std::condition_variable asyncIdle_;
+  size_t asyncCalls_ = 0;
 };
 
 template <class Response, class Send>
 bool KvClient::Impl::Call(const CallSpec& spec, Deadline deadline, Send send, Response* response,
                           Result* failure, const OpMaker* batchable) {
+  CallState state = StartCall(spec, deadline);
+  return Continue(state, send, response, failure, batchable);
+}
+
+KvClient::Impl::CallState KvClient::Impl::StartCall(const CallSpec& spec, Deadline deadline) {
   // A stale read starts at the leader too when one is known: it answers
   // fastest, being the node the client last reached.
-  ConnectionPool* node = endpoints_.First();
-  if (node == nullptr) {
+  return CallState{spec, deadline, endpoints_.First(),
+                   Backoff(options_.minBackoff, options_.maxBackoff), AttemptLog()};
+}
+
+template <class Response, class Send>
+bool KvClient::Impl::Continue(CallState& state, Send& send, Response* response, Result* failure,
+                              const OpMaker* batchable) {
+  if (state.node == nullptr) {
     failure->code = Code::kInvalidArgument;
     failure->message = "the client knows no nodes: give it the host:port of at least one";
     return false;
   }
-  AttemptLog log;
-  Backoff backoff(options_.minBackoff, options_.maxBackoff);
-  bool outcomeUnknown = false;    // a write reached a node that did not say it failed
-  bool nodeTimedOut = false;      // a node took the request and did not finish it in time
-  bool leaderlessAnswer = false;  // a node answered but could not serve: no leader, or busy
-  bool connectionsBusy = false;   // waited in vain for one of its connections or batches
-  size_t hopsWithoutPause = 0;
-  for (int attempt = 1;; ++attempt) {
-    const milliseconds remaining = Remaining(deadline);
+  for (;;) {
+    const milliseconds remaining = Remaining(state.deadline);
     if (remaining.count() <= 0) break;
     std::string outcome;
     const milliseconds timeout = std::min(options_.attemptTimeout, remaining);
     Delivery delivery;
     if constexpr (kBatchable<Response>) {
       delivery = batchable != nullptr && options_.maxBatchesInFlight > 0
-                     ? AttemptInBatch(node, timeout, *batchable, response, &outcome)
-                     : Attempt(node, timeout, send, response, &outcome);
+                     ? AttemptInBatch(state.node, timeout, *batchable, response, &outcome)
+                     : Attempt(state.node, timeout, send, response, &outcome);
     } else {
-      delivery = Attempt(node, timeout, send, response, &outcome);
+      delivery = Attempt(state.node, timeout, send, response, &outcome);
     }
-    ConnectionPool* hinted = nullptr;
-    if (delivery == Delivery::kNoFreeConnection) {
-      // Not the node's fault: the client's own calls hold its connections.
-      // Attempt already waited, so try the same node again at once.
-      connectionsBusy = true;
-      log.Add(node->endpoint(), outcome);
-      VLOG(1) << "KvClient: " << spec.what << " attempt " << attempt << " on "
-              << node->endpoint() << ": " << outcome;
-      continue;
-    }
-    if (delivery == Delivery::kAnswered) {
-      const wire::Result& answer = response->result;
-      switch (core::RawEnum(answer.code)) {
-        case wire::Code::OK:
-        case wire::Code::NOT_FOUND:
-        case wire::Code::CAS_FAILED:
-          if (spec.route == Route::kLeader) endpoints_.SetLeader(node);
-          return true;
-        case wire::Code::NOT_LEADER:
-          endpoints_.ForgetLeader(node);
-          outcomeUnknown |= spec.write && !answer.notInLog;
-          if (!answer.leaderAddress.empty() && answer.leaderAddress != node->endpoint()) {
-            hinted = endpoints_.Learn(answer.leaderAddress);
-            outcome = "not the leader; it named " + answer.leaderAddress;
-          } else {
-            leaderlessAnswer = true;
-            outcome = "not the leader, and knows of none";
-          }
-          break;
-        case wire::Code::TIMEOUT:
-          outcomeUnknown |= spec.write;
-          nodeTimedOut = true;
-          outcome = "answered TIMEOUT: " + answer.message;
-          break;
-        case wire::Code::UNAVAILABLE:
-          outcomeUnknown |= spec.write && !answer.notInLog;
-          leaderlessAnswer = true;
-          outcome = "answered UNAVAILABLE: " + answer.message;
-          break;
-        default:
-          // Final answers (TOO_LARGE, SESSION_EXPIRED, ...) are the caller's to map.
-          return true;
-      }
-    } else {
-      endpoints_.ForgetLeader(node);
-      outcomeUnknown |= spec.write && delivery != Delivery::kNotConnected;
-      nodeTimedOut |= delivery == Delivery::kNoAnswerInTime;
-    }
-    log.Add(node->endpoint(), outcome);
-
-    // A named leader is tried at once, but nodes naming each other in turn
-    // (a stale hint during an election) must not spin: after a round of
-    // hops without an answer, pause like any other retry.
-    ConnectionPool* next = hinted;
     milliseconds pause{0};
-    if (hinted == nullptr || ++hopsWithoutPause > endpoints_.size()) {
-      if (next == nullptr) next = endpoints_.After(node);
-      pause = std::min(backoff.Next(), Remaining(deadline));
-      hopsWithoutPause = 0;
-    }
-    VLOG(1) << "KvClient: " << spec.what << " attempt " << attempt << " on " << node->endpoint()
-            << ": " << outcome << "; next " << next->endpoint() << " in " << pause.count()
-            << " ms";
+    if (Judge(state, delivery, *response, std::move(outcome), &pause)) return true;
     if (pause.count() > 0) std::this_thread::sleep_for(pause);
-    node = next;
   }
-  *failure = Failure(spec, log, outcomeUnknown, nodeTimedOut, leaderlessAnswer, connectionsBusy);
+  *failure = Failure(state);
+  return false;
+}
+
+template <class Response>
+bool KvClient::Impl::Judge(CallState& state, Delivery delivery, const Response& response,
+                           std::string outcome, milliseconds* pause) {
+  ++state.attempts;
+  ConnectionPool* const node = state.node;
+  ConnectionPool* hinted = nullptr;
+  if (delivery == Delivery::kNoFreeConnection) {
+    // Not the node's fault: the client's own calls hold its connections.
+    // The attempt already waited, so try the same node again at once.
+    state.connectionsBusy = true;
+    state.log.Add(node->endpoint(), outcome);
+    VLOG(1) << "KvClient: " << state.spec.what << " attempt " << state.attempts << " on "
+            << node->endpoint() << ": " << outcome;
+    *pause = milliseconds(0);
+    return false;
+  }
+  const bool write = state.spec.write;
+  if (delivery == Delivery::kAnswered) {
+    const wire::Result& answer = response.result;
+    switch (core::RawEnum(answer.code)) {
+      case wire::Code::OK:
+      case wire::Code::NOT_FOUND:
+      case wire::Code::CAS_FAILED:
+        if (state.spec.route == Route::kLeader) endpoints_.SetLeader(node);
+        return true;
+      case wire::Code::NOT_LEADER:
+        endpoints_.ForgetLeader(node);
+        state.outcomeUnknown |= write && !answer.notInLog;
+        if (!answer.leaderAddress.empty() && answer.leaderAddress != node->endpoint()) {
+          hinted = endpoints_.Learn(answer.leaderAddress);
+          outcome = "not the leader; it named " + answer.leaderAddress;
+        } else {
+          state.leaderlessAnswer = true;
+          outcome = "not the leader, and knows of none";
+        }
+        break;
+      case wire::Code::TIMEOUT:
+        state.outcomeUnknown |= write;
+        state.nodeTimedOut = true;
+        outcome = "answered TIMEOUT: " + answer.message;
+        break;
+      case wire::Code::UNAVAILABLE:
+        state.outcomeUnknown |= write && !answer.notInLog;
+        state.leaderlessAnswer = true;
+        outcome = "answered UNAVAILABLE: " + answer.message;
+        break;
+      default:
+        // Final answers (TOO_LARGE, SESSION_EXPIRED, ...) are the caller's to map.
+        return true;
+    }
+  } else {
+    endpoints_.ForgetLeader(node);
+    state.outcomeUnknown |= write && delivery != Delivery::kNotConnected;
+    state.nodeTimedOut |= delivery == Delivery::kNoAnswerInTime;
+  }
+  state.log.Add(node->endpoint(), outcome);
+
+  // A named leader is tried at once, but nodes naming each other in turn
+  // (a stale hint during an election) must not spin: after a round of
+  // hops without an answer, pause like any other retry.
+  ConnectionPool* next = hinted;
+  *pause = milliseconds(0);
+  if (hinted == nullptr || ++state.hopsWithoutPause > endpoints_.size()) {
+    if (next == nullptr) next = endpoints_.After(node);
+    *pause = std::min(state.backoff.Next(), Remaining(state.deadline));
+    state.hopsWithoutPause = 0;
+  }
+  VLOG(1) << "KvClient: " << state.spec.what << " attempt " << state.attempts << " on "
+          << node->endpoint() << ": " << outcome << "; next " << next->endpoint() << " in "
+          << pause->count() << " ms";
+  state.node = next;
   return false;
 }
 
@@ -396,7 +499,7 @@ Delivery KvClient::Impl::AttemptInBatch(ConnectionPool* node, milliseconds timeo
       call, [this, node](const BatchQueue::Batch& batch) { SendBatch(node, batch); }, outcome);
   if (delivery != Delivery::kAnswered) return delivery;
   if (!TakeAnswer(call->result, response)) {
-    *outcome = "the node's answer to the batch had no answer of the right kind for this call";
+    *outcome = kNoAnswerOfItsKind;
     return Delivery::kLost;
   }
   return Delivery::kAnswered;
@@ -438,31 +541,31 @@ void KvClient::Impl::SendBatch(ConnectionPool* node, const BatchQueue::Batch& ba
   }
 }
 
-Result KvClient::Impl::Failure(const CallSpec& spec, const AttemptLog& log, bool outcomeUnknown,
-                               bool nodeTimedOut, bool leaderlessAnswer,
-                               bool connectionsBusy) const {
+Result KvClient::Impl::Failure(const CallState& state) const {
   Result r;
   // Waiting for the client's own connections is a timeout, not a cluster
   // that cannot be reached.
-  r.code = outcomeUnknown || nodeTimedOut || connectionsBusy ? Code::kTimeout : Code::kUnavailable;
-  r.message = std::string(spec.route == Route::kLeader ? "no leader" : "no node") +
+  r.code = state.outcomeUnknown || state.nodeTimedOut || state.connectionsBusy
+               ? Code::kTimeout
+               : Code::kUnavailable;
+  r.message = std::string(state.spec.route == Route::kLeader ? "no leader" : "no node") +
               " answered within " + std::to_string(options_.timeout.count()) + " ms; ";
-  r.message += log.empty() ? "the time ran out before any node was asked"
-                           : "tried " + log.Summary();
-  if (spec.write && outcomeUnknown) {
+  r.message += state.log.empty() ? "the time ran out before any node was asked"
+                                 : "tried " + state.log.Summary();
+  if (state.spec.write && state.outcomeUnknown) {
     r.message +=
         "; the write may or may not have been applied: read the key before repeating a write "
         "that is not idempotent (Append, CompareAndSwap)";
-  } else if (connectionsBusy) {
+  } else if (state.connectionsBusy) {
     r.message +=
         "; the client's other calls kept every connection or batch it may have out to the "
         "node busy: allow more (maxConnectionsPerEndpoint, maxBatchesInFlight, a lower "
         "anotherBatchCap) or make fewer calls at once";
-  } else if (nodeTimedOut) {
+  } else if (state.nodeTimedOut) {
     r.message +=
         "; the cluster took requests but did not finish them in time: it may have lost its "
         "quorum or be overloaded (check kvctl status)";
-  } else if (leaderlessAnswer) {
+  } else if (state.leaderlessAnswer) {
     r.message +=
         "; nodes answered but none could serve: check that a majority of the nodes is up and "
         "can reach each other (kvctl status)";
@@ -499,12 +602,11 @@ bool KvClient::Impl::Register(Deadline deadline, int64_t* clientId, Result* fail
 }
 
 template <class Request>
-bool KvClient::Impl::Write(const char* what, Request& request,
-                           void (wire::KvServiceClient::*rpc)(wire::WriteResponse&,
-                                                              const Request&),
-                           void (wire::BatchOp::*setOp)(const Request&),
-                           wire::WriteResponse* response, Result* failure) {
-  const Deadline deadline = DeadlineFromNow();
+bool KvClient::Impl::WriteParts(
+    const char* what, std::shared_ptr<Request> request,
+    void (wire::KvServiceClient::*rpc)(wire::WriteResponse&, const Request&),
+    void (wire::BatchOp::*setOp)(const Request&), Deadline deadline,
+    CallParts<wire::WriteResponse>* parts, Result* failure) {
   ClientSession::Ticket ticket;
   const auto registrar = [&](int64_t* clientId, Result* f) {
     return Register(deadline, clientId, f);
@@ -512,129 +614,253 @@ bool KvClient::Impl::Write(const char* what, Request& request,
   if (!session_.Begin(registrar, deadline, &ticket, failure)) return false;
   // Every attempt carries the same sequence number; the first outstanding
   // one is read afresh, as other writes may have finished meanwhile.
-  const auto stamp = [&] {
-    request.session.clientId = ticket.clientId;
-    request.session.sequence = ticket.sequence;
-    request.session.firstOutstanding = session_.FirstOutstanding(ticket);
+  // Attempts follow one another, so they may share the request.
+  const auto stamp = [this, request, ticket] {
+    request->session.clientId = ticket.clientId;
+    request->session.sequence = ticket.sequence;
+    request->session.firstOutstanding = session_.FirstOutstanding(ticket);
   };
-  const auto send = [&](wire::KvServiceClient& node, wire::WriteResponse& out) {
+  parts->spec = CallSpec{what, Route::kLeader, /*write=*/true};
+  parts->send = [stamp, request, rpc](wire::KvServiceClient& node, wire::WriteResponse& out) {
     stamp();
-    (node.*rpc)(out, request);
+    (node.*rpc)(out, *request);
   };
-  const OpMaker makeOp = [&](wire::BatchOp* op) {
+  parts->makeOp = [stamp, request, setOp](wire::BatchOp* op) {
     stamp();
-    (op->*setOp)(request);
+    (op->*setOp)(*request);
   };
-  const bool answered = Call(CallSpec{what, Route::kLeader, /*write=*/true}, deadline, send,
-                             response, failure, &makeOp);
-  if (answered && core::RawEnum(response->result.code) == wire::Code::SESSION_EXPIRED) {
-    VLOG(1) << "KvClient: client " << ticket.clientId << "'s session expired; "
-            << "the next write registers a new one";
-    session_.Expire(ticket);
-  }
-  session_.Finish(ticket);
-  return answered;
-}
-
-Result KvClient::Impl::Get(std::string_view key, bool stale) {
-  wire::GetRequest request;
-  request.key = key;
-  request.stale = stale;
-  wire::GetResponse response;
-  Result failure;
-  const auto send = [&](wire::KvServiceClient& node, wire::GetResponse& out) {
-    node.Get(out, request);
+  parts->ended = [this, ticket](bool answered, const wire::WriteResponse& response) {
+    if (answered && core::RawEnum(response.result.code) == wire::Code::SESSION_EXPIRED) {
+      VLOG(1) << "KvClient: client " << ticket.clientId << "'s session expired; "
+              << "the next write registers a new one";
+      session_.Expire(ticket);
+    }
+    session_.Finish(ticket);
   };
-  const OpMaker makeOp = [&](wire::BatchOp* op) { op->__set_get(request); };
-  if (!Call(CallSpec{"Get", stale ? Route::kAnyNode : Route::kLeader, false}, DeadlineFromNow(),
-            send, &response, &failure, &makeOp)) {
-    return failure;
-  }
-  Result r = FromAnswer(response.result);
-  if (r.ok()) r.value = std::move(response.value);
-  return r;
+  parts->toResult = [](wire::WriteResponse& response) { return FromAnswer(response.result); };
+  return true;
 }
 
-Result KvClient::Impl::Put(std::string_view key, std::string_view value) {
-  wire::PutRequest request;
-  request.key = key;
-  request.value = value;
-  wire::WriteResponse response;
-  Result failure;
-  if (!Write("Put", request, &wire::KvServiceClient::Put, &wire::BatchOp::__set_put, &response,
-             &failure)) {
-    return failure;
-  }
-  return FromAnswer(response.result);
-}
-
-Result KvClient::Impl::Append(std::string_view key, std::string_view value) {
-  wire::AppendRequest request;
-  request.key = key;
-  request.value = value;
-  wire::WriteResponse response;
-  Result failure;
-  if (!Write("Append", request, &wire::KvServiceClient::Append, &wire::BatchOp::__set_append,
-             &response, &failure)) {
-    return failure;
-  }
-  return FromAnswer(response.result);
-}
-
-Result KvClient::Impl::Delete(std::string_view key) {
-  wire::DeleteRequest request;
-  request.key = key;
-  wire::WriteResponse response;
-  Result failure;
-  if (!Write("Delete", request, &wire::KvServiceClient::Delete, &wire::BatchOp::__set_remove,
-             &response, &failure)) {
-    return failure;
-  }
-  return FromAnswer(response.result);
-}
-
-Result KvClient::Impl::CompareAndSwap(std::string_view key,
-                                      std::optional<std::string_view> expected,
-                                      std::string_view value) {
-  wire::CompareAndSwapRequest request;
-  request.key = key;
-  if (expected) request.__set_expected(std::string(*expected));
-  request.value = value;
-  wire::WriteResponse response;
-  Result failure;
-  if (!Write("CompareAndSwap", request, &wire::KvServiceClient::CompareAndSwap,
-             &wire::BatchOp::__set_cas, &response, &failure)) {
-    return failure;
-  }
-  Result r = FromAnswer(response.result);
-  if (r.code == Code::kCasFailed && response.__isset.current) r.value = std::move(response.current);
-  return r;
-}
-
-Result KvClient::Impl::Range(std::string_view start, std::string_view end, int64_t limit,
-                             bool stale) {
-  wire::RangeRequest request;
-  request.startKey = start;
-  request.endKey = end;
-  request.limit = limit;
-  request.stale = stale;
-  wire::RangeResponse response;
-  Result failure;
-  const auto send = [&](wire::KvServiceClient& node, wire::RangeResponse& out) {
-    node.Range(out, request);
+bool KvClient::Impl::GetParts(std::string_view key, bool stale, Deadline /*deadline*/,
+                              CallParts<wire::GetResponse>* parts, Result* /*failure*/) {
+  auto request = std::make_shared<wire::GetRequest>();
+  request->key = key;
+  request->stale = stale;
+  parts->spec = CallSpec{"Get", stale ? Route::kAnyNode : Route::kLeader, /*write=*/false};
+  parts->send = [request](wire::KvServiceClient& node, wire::GetResponse& out) {
+    node.Get(out, *request);
   };
-  if (!Call(CallSpec{"Range", stale ? Route::kAnyNode : Route::kLeader, false},
-            DeadlineFromNow(), send, &response, &failure)) {
-    return failure;
+  parts->makeOp = [request](wire::BatchOp* op) { op->__set_get(*request); };
+  parts->toResult = [](wire::GetResponse& response) {
+    Result r = FromAnswer(response.result);
+    if (r.ok()) r.value = std::move(response.value);
+    return r;
+  };
+  return true;
+}
+
+bool KvClient::Impl::PutParts(std::string_view key, std::string_view value, Deadline deadline,
+                              CallParts<wire::WriteResponse>* parts, Result* failure) {
+  auto request = std::make_shared<wire::PutRequest>();
+  request->key = key;
+  request->value = value;
+  return WriteParts("Put", std::move(request), &wire::KvServiceClient::Put,
+                    &wire::BatchOp::__set_put, deadline, parts, failure);
+}
+
+bool KvClient::Impl::AppendParts(std::string_view key, std::string_view value, Deadline deadline,
+                                 CallParts<wire::WriteResponse>* parts, Result* failure) {
+  auto request = std::make_shared<wire::AppendRequest>();
+  request->key = key;
+  request->value = value;
+  return WriteParts("Append", std::move(request), &wire::KvServiceClient::Append,
+                    &wire::BatchOp::__set_append, deadline, parts, failure);
+}
+
+bool KvClient::Impl::DeleteParts(std::string_view key, Deadline deadline,
+                                 CallParts<wire::WriteResponse>* parts, Result* failure) {
+  auto request = std::make_shared<wire::DeleteRequest>();
+  request->key = key;
+  return WriteParts("Delete", std::move(request), &wire::KvServiceClient::Delete,
+                    &wire::BatchOp::__set_remove, deadline, parts, failure);
+}
+
+bool KvClient::Impl::CasParts(std::string_view key, std::optional<std::string_view> expected,
+                              std::string_view value, Deadline deadline,
+                              CallParts<wire::WriteResponse>* parts, Result* failure) {
+  auto request = std::make_shared<wire::CompareAndSwapRequest>();
+  request->key = key;
+  if (expected) request->__set_expected(std::string(*expected));
+  request->value = value;
+  if (!WriteParts("CompareAndSwap", std::move(request), &wire::KvServiceClient::CompareAndSwap,
+                  &wire::BatchOp::__set_cas, deadline, parts, failure)) {
+    return false;
   }
-  Result r = FromAnswer(response.result);
-  if (!r.ok()) return r;
-  r.items.reserve(response.items.size());
-  for (wire::KeyValue& kv : response.items) {
-    r.items.push_back(KeyValue{std::move(kv.key), std::move(kv.value)});
+  parts->toResult = [](wire::WriteResponse& response) {
+    Result r = FromAnswer(response.result);
+    if (r.code == Code::kCasFailed && response.__isset.current) {
+      r.value = std::move(response.current);
+    }
+    return r;
+  };
+  return true;
+}
+
+bool KvClient::Impl::RangeParts(std::string_view start, std::string_view end, int64_t limit,
+                                bool stale, Deadline /*deadline*/,
+                                CallParts<wire::RangeResponse>* parts, Result* /*failure*/) {
+  auto request = std::make_shared<wire::RangeRequest>();
+  request->startKey = start;
+  request->endKey = end;
+  request->limit = limit;
+  request->stale = stale;
+  parts->spec = CallSpec{"Range", stale ? Route::kAnyNode : Route::kLeader, /*write=*/false};
+  parts->send = [request](wire::KvServiceClient& node, wire::RangeResponse& out) {
+    node.Range(out, *request);
+  };
+  parts->toResult = [](wire::RangeResponse& response) {
+    Result r = FromAnswer(response.result);
+    if (!r.ok()) return r;
+    r.items.reserve(response.items.size());
+    for (wire::KeyValue& kv : response.items) {
+      r.items.push_back(KeyValue{std::move(kv.key), std::move(kv.value)});
+    }
+    r.more = response.more;
+    return r;
+  };
+  return true;
+}
+
+template <class Response, class Make>
+Result KvClient::Impl::Now(const Make& make) {
+  const Deadline deadline = DeadlineFromNow();
+  CallParts<Response> parts;
+  Result failure;
+  if (!make(deadline, &parts, &failure)) return failure;
+  return RunNow(parts, deadline);
+}
+
+template <class Response, class Make>
+void KvClient::Impl::Later(const Make& make, Done done) {
+  AsyncBegun();
+  const Deadline deadline = DeadlineFromNow();
+  auto parts = std::make_shared<CallParts<Response>>();
+  Result failure;
+  if (!make(deadline, parts.get(), &failure)) {
+    Spawn([this, failure = std::move(failure), done = std::move(done)]() mutable {
+      done(std::move(failure));
+      AsyncDone();
+    });
+    return;
   }
-  r.more = response.more;
-  return r;
+  RunLater(std::move(parts), deadline, std::move(done));
+}
+
+template <class Response>
+Result KvClient::Impl::EndOf(CallParts<Response>& parts, bool answered, Response& response,
+                             Result& failure) {
+  if (parts.ended) parts.ended(answered, response);
+  return answered ? parts.toResult(response) : std::move(failure);
+}
+
+template <class Response>
+Result KvClient::Impl::RunNow(CallParts<Response>& parts, Deadline deadline) {
+  Response response;
+  Result failure;
+  const bool answered = Call(parts.spec, deadline, parts.send, &response, &failure,
+                             parts.makeOp ? &parts.makeOp : nullptr);
+  return EndOf(parts, answered, response, failure);
+}
+
+template <class Response>
+void KvClient::Impl::RunLater(std::shared_ptr<CallParts<Response>> parts, Deadline deadline,
+                              Done done) {
+  struct Pending {
+    CallState state;
+    std::shared_ptr<CallParts<Response>> parts;
+    Done done;
+  };
+  auto pending = std::make_shared<Pending>(
+      Pending{StartCall(parts->spec, deadline), std::move(parts), std::move(done)});
+  // The rest of the call, on a thread of its own, after `pause`.
+  const auto goOn = [this, pending](milliseconds pause) {
+    Spawn([this, pending, pause] {
+      if (pause.count() > 0) std::this_thread::sleep_for(pause);
+      CallParts<Response>& p = *pending->parts;
+      Response response;
+      Result failure;
+      const bool answered = Continue(pending->state, p.send, &response, &failure,
+                                     p.makeOp ? &p.makeOp : nullptr);
+      pending->done(EndOf(p, answered, response, failure));
+      AsyncDone();
+    });
+  };
+  ConnectionPool* const node = pending->state.node;
+  const milliseconds remaining = Remaining(deadline);
+  if (node == nullptr || !pending->parts->makeOp || options_.maxBatchesInFlight == 0 ||
+      remaining.count() <= 0) {
+    goOn(milliseconds(0));
+    return;
+  }
+  auto call = std::make_shared<BatchCall>();
+  pending->parts->makeOp(&call->op);
+  call->bytes = OpBytes(call->op);
+  call->end = Clock::now() + std::min(options_.attemptTimeout, remaining);
+  call->done = [this, pending, goOn](BatchCall& c) {
+    Response response;
+    Delivery delivery = c.delivery;
+    std::string outcome = std::move(c.outcome);
+    if (delivery == Delivery::kAnswered && !TakeAnswer(c.result, &response)) {
+      delivery = Delivery::kLost;
+      outcome = kNoAnswerOfItsKind;
+    }
+    milliseconds pause{0};
+    if (!Judge(pending->state, delivery, response, std::move(outcome), &pause)) {
+      goOn(pause);
+      return;
+    }
+    Result none;
+    pending->done(EndOf(*pending->parts, /*answered=*/true, response, none));
+    AsyncDone();
+  };
+  node->pump([this, node](const BatchQueue::Batch& batch) { SendBatch(node, batch); })
+      .Submit(std::move(call));
+}
+
+void KvClient::Impl::Spawn(std::function<void()> work) {
+  std::lock_guard<std::mutex> lock(helpersMu_);
+  for (auto it = helpers_.begin(); it != helpers_.end();) {
+    if (!it->finished.load()) {
+      ++it;
+      continue;
+    }
+    it->thread.join();
+    it = helpers_.erase(it);
+  }
+  Helper& helper = helpers_.emplace_back();
+  helper.thread = std::thread([&helper, work = std::move(work)] {
+    work();
+    helper.finished.store(true);
+  });
+}
+
+void KvClient::Impl::AsyncBegun() {
+  std::lock_guard<std::mutex> lock(asyncMu_);
+  ++asyncCalls_;
+}
+
+void KvClient::Impl::AsyncDone() {
+  std::lock_guard<std::mutex> lock(asyncMu_);
+  if (--asyncCalls_ == 0) asyncIdle_.notify_all();
+}
+
+KvClient::Impl::~Impl() {
+  {
+    std::unique_lock<std::mutex> lock(asyncMu_);
+    asyncIdle_.wait(lock, [this] { return asyncCalls_ == 0; });
+  }
+  std::lock_guard<std::mutex> lock(helpersMu_);
+  for (Helper& helper : helpers_) helper.thread.join();
 }
 
 NodeStatus KvClient::Impl::AskStatus(ConnectionPool* node) {
@@ -679,21 +905,57 @@ std::vector<NodeStatus> KvClient::Impl::Status() {
 KvClient::KvClient(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 KvClient::~KvClient() = default;
 
-Result KvClient::Get(std::string_view key, bool stale) { return impl_->Get(key, stale); }
+// The public calls: each one's parts, run now or later.
+#define KVRAFT_PARTS(Response, call) \
+  [&](Deadline d, Impl::CallParts<wire::Response>* p, Result* f) { return impl_->call; }
+
+Result KvClient::Get(std::string_view key, bool stale) {
+  return impl_->Now<wire::GetResponse>(KVRAFT_PARTS(GetResponse, GetParts(key, stale, d, p, f)));
+}
 Result KvClient::Put(std::string_view key, std::string_view value) {
-  return impl_->Put(key, value);
+  return impl_->Now<wire::WriteResponse>(
+      KVRAFT_PARTS(WriteResponse, PutParts(key, value, d, p, f)));
 }
 Result KvClient::Append(std::string_view key, std::string_view value) {
-  return impl_->Append(key, value);
+  return impl_->Now<wire::WriteResponse>(
+      KVRAFT_PARTS(WriteResponse, AppendParts(key, value, d, p, f)));
 }
-Result KvClient::Delete(std::string_view key) { return impl_->Delete(key); }
+Result KvClient::Delete(std::string_view key) {
+  return impl_->Now<wire::WriteResponse>(KVRAFT_PARTS(WriteResponse, DeleteParts(key, d, p, f)));
+}
 Result KvClient::CompareAndSwap(std::string_view key, std::optional<std::string_view> expected,
                                 std::string_view value) {
-  return impl_->CompareAndSwap(key, expected, value);
+  return impl_->Now<wire::WriteResponse>(
+      KVRAFT_PARTS(WriteResponse, CasParts(key, expected, value, d, p, f)));
 }
 Result KvClient::Range(std::string_view start, std::string_view end, int64_t limit, bool stale) {
-  return impl_->Range(start, end, limit, stale);
+  return impl_->Now<wire::RangeResponse>(
+      KVRAFT_PARTS(RangeResponse, RangeParts(start, end, limit, stale, d, p, f)));
 }
+
+void KvClient::GetAsync(std::string_view key, bool stale, Done done) {
+  impl_->Later<wire::GetResponse>(KVRAFT_PARTS(GetResponse, GetParts(key, stale, d, p, f)),
+                                  std::move(done));
+}
+void KvClient::PutAsync(std::string_view key, std::string_view value, Done done) {
+  impl_->Later<wire::WriteResponse>(KVRAFT_PARTS(WriteResponse, PutParts(key, value, d, p, f)),
+                                    std::move(done));
+}
+void KvClient::AppendAsync(std::string_view key, std::string_view value, Done done) {
+  impl_->Later<wire::WriteResponse>(
+      KVRAFT_PARTS(WriteResponse, AppendParts(key, value, d, p, f)), std::move(done));
+}
+void KvClient::DeleteAsync(std::string_view key, Done done) {
+  impl_->Later<wire::WriteResponse>(KVRAFT_PARTS(WriteResponse, DeleteParts(key, d, p, f)),
+                                    std::move(done));
+}
+void KvClient::CompareAndSwapAsync(std::string_view key, std::optional<std::string_view> expected,
+                                   std::string_view value, Done done) {
+  impl_->Later<wire::WriteResponse>(
+      KVRAFT_PARTS(WriteResponse, CasParts(key, expected, value, d, p, f)), std::move(done));
+}
+#undef KVRAFT_PARTS
+
 std::vector<NodeStatus> KvClient::Status() { return impl_->Status(); }
 
 }  // namespace kvraft::client

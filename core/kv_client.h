@@ -21,6 +21,7 @@
 // GlobalOutput elsewhere (kvctl sends it to VLOG(1)).
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -135,6 +136,29 @@ class KvClient {
   // node's maximum); Result::more says whether to continue.
   Result Range(std::string_view start, std::string_view end, int64_t limit = 0,
                bool stale = false);
+
+  // The same calls without a waiting thread: each returns at once, and
+  // `done` gets the Result later, exactly once, on one of the client's own
+  // threads (never inside the call that made it, so `done` may make the
+  // caller's next call). Meant for programs that keep many calls going
+  // from few threads (kvbench): the first attempt travels in the node's
+  // batches, sent by the client's threads, and a batch of N answers costs
+  // one wake-up rather than N. A call that needs another attempt (a new
+  // leader, a failed connection) goes on on a thread of its own, with the
+  // same retries, deadline and session number as a blocking call.
+  //
+  // `done` runs on a thread that may hold other calls' answers: keep it
+  // short. A write may block while the client registers its session (the
+  // first write, and the first after the session expired). The destructor
+  // waits for every call's `done` to return; do not destroy the client from
+  // inside one.
+  using Done = std::function<void(Result)>;
+  void GetAsync(std::string_view key, bool stale, Done done);
+  void PutAsync(std::string_view key, std::string_view value, Done done);
+  void AppendAsync(std::string_view key, std::string_view value, Done done);
+  void DeleteAsync(std::string_view key, Done done);
+  void CompareAndSwapAsync(std::string_view key, std::optional<std::string_view> expected,
+                           std::string_view value, Done done);
 
   // Asks every known endpoint for its status (no retries).
   std::vector<NodeStatus> Status();

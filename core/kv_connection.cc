@@ -74,8 +74,14 @@ void KvConnection::SetCallTimeout(std::chrono::milliseconds timeout) {
 }
 
 ConnectionPool::ConnectionPool(std::string endpoint, size_t maxOpen, BatchQueue::Limits batching)
-    : endpoint_(std::move(endpoint)), maxOpen_(maxOpen), batches_(batching) {
+    : endpoint_(std::move(endpoint)), maxOpen_(maxOpen), batching_(batching), batches_(batching) {
   valid_ = SplitEndpoint(endpoint_, &host_, &port_);
+}
+
+BatchPump& ConnectionPool::pump(const BatchQueue::Sender& send) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (pump_ == nullptr) pump_ = std::make_unique<BatchPump>(batching_, send);
+  return *pump_;
 }
 
 std::unique_ptr<KvConnection> ConnectionPool::Take(std::chrono::milliseconds timeout, bool* reused) {

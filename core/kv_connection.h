@@ -12,7 +12,8 @@
 // open at once, and calls beyond them wait their turn for one.
 //
 // The pool also holds the node's BatchQueue, where calls made at the same
-// time gather to travel in one request.
+// time gather to travel in one request, and its BatchPump, which does the
+// same for calls no thread waits for.
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "KvService.h"
+#include "core/kv_batch_pump.h"
 #include "core/kv_batch_queue.h"
 
 namespace apache::thrift::transport {
@@ -64,6 +66,9 @@ class ConnectionPool {
   const std::string& endpoint() const { return endpoint_; }
   size_t maxOpen() const { return maxOpen_; }
   BatchQueue& batches() { return batches_; }
+  // The node's pump, made by the first call with `send` (which every call
+  // must pass alike: the first one's is kept).
+  BatchPump& pump(const BatchQueue::Sender& send);
 
   // An idle connection if there is one (`*reused` = true), else a new one
   // connected within what is left of `timeout`. When `maxOpen` connections
@@ -100,7 +105,9 @@ class ConnectionPool {
   // or not there is a cap). A place is taken before connecting, so
   // connects in progress count too.
   size_t open_ = 0;
+  const BatchQueue::Limits batching_;
   BatchQueue batches_;
+  std::unique_ptr<BatchPump> pump_;  // under mu_; destroyed first, as its threads use the pool
 };
 
 }  // namespace kvraft::client

@@ -46,6 +46,7 @@ void CheckSummary(const std::string& workload) {
       RunJson("--workload=" + workload + " --clients=4 --duration=2 --warmup=1");
   ASSERT_FALSE(s.empty());
   EXPECT_EQ(s["workload"], workload);
+  EXPECT_EQ(s["async"], true) << "closed-loop clients make asynchronous calls by default";
   EXPECT_GT(s["ops"].get<uint64_t>(), 0u);
   EXPECT_GT(s["ops_per_second"].get<double>(), 0);
   EXPECT_EQ(s["errors"].get<uint64_t>(), 0u) << s["errors_by_code"].dump();
@@ -99,6 +100,24 @@ TEST(Kvbench, RangeRun) {
       CheckShortRun("--workload=range --range_limit=5 --key_space=500", {"range"});
   if (s.empty()) return;
   EXPECT_EQ(s["range_limit"], 5);
+  EXPECT_EQ(s["async"], false) << "range has no asynchronous call: a thread per client";
+}
+
+TEST(Kvbench, NoAsyncGivesEachClientAThread) {
+  const nlohmann::json s = CheckShortRun("--workload=put --noasync", {"put"});
+  if (s.empty()) return;
+  EXPECT_EQ(s["async"], false);
+}
+
+TEST(Kvbench, MixWithoutRangeRunsOnAsynchronousCalls) {
+  // Every operation but range, chained through callbacks: rmw's put from
+  // its get's, insert's key released in its put's, cas learning values.
+  const nlohmann::json s = CheckShortRun(
+      "--mix=get:40,put:10,append:10,cas:10,delete:10,insert:10,rmw:10 --keys=zipfian "
+      "--key_space=1000",
+      {"get", "put", "append", "cas", "delete", "insert", "rmw"});
+  if (s.empty()) return;
+  EXPECT_EQ(s["async"], true);
 }
 
 TEST(Kvbench, MixOfEveryOperationOnZipfianKeys) {

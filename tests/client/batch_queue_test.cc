@@ -15,14 +15,17 @@
 #include <thread>
 #include <vector>
 
+#include "tests/client/batch_senders.h"
 #include "tests/client/fake_kv_node.h"
 
 namespace kvraft::client {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::Eventually;
 using testing::Gate;
 using testing::kPatience;
+using testing::RecordingSender;
 
 std::shared_ptr<BatchCall> CallFor(const std::string& key, std::chrono::milliseconds timeout = kPatience,
                                    size_t bytes = 1) {
@@ -34,39 +37,6 @@ std::shared_ptr<BatchCall> CallFor(const std::string& key, std::chrono::millisec
   return call;
 }
 
-// Records each batch's keys and answers every call OK; holds the n-th
-// batch (from 0) at holds[n], if given, before answering.
-class RecordingSender {
- public:
-  explicit RecordingSender(std::map<size_t, Gate*> holds = {}) : holds_(std::move(holds)) {}
-
-  void operator()(const BatchQueue::Batch& batch) {
-    size_t n;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      n = batches_.size();
-      std::vector<std::string> keys;
-      for (const auto& c : batch) keys.push_back(c->op.get.key);
-      batches_.push_back(keys);
-    }
-    if (auto hold = holds_.find(n); hold != holds_.end()) hold->second->Wait();
-    for (const auto& c : batch) {
-      c->delivery = Delivery::kAnswered;
-      c->result.__set_getResponse(kvraft::thrift::GetResponse());
-      c->result.getResponse.__set_value("value of " + c->op.get.key);
-    }
-  }
-  std::vector<std::vector<std::string>> batches() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return batches_;
-  }
-
- private:
-  const std::map<size_t, Gate*> holds_;
-  std::mutex mu_;
-  std::vector<std::vector<std::string>> batches_;
-};
-
 // Runs `call` on its own thread; the future holds its delivery.
 std::future<Delivery> RunAsync(BatchQueue& queue, std::shared_ptr<BatchCall> call,
                                const BatchQueue::Sender& send) {
@@ -74,16 +44,6 @@ std::future<Delivery> RunAsync(BatchQueue& queue, std::shared_ptr<BatchCall> cal
     std::string outcome;
     return queue.Run(call, send, &outcome);
   });
-}
-
-// True once `holds` does, polled every millisecond; false after kPatience.
-bool Eventually(const std::function<bool()>& holds) {
-  const auto end = std::chrono::steady_clock::now() + kPatience;
-  while (!holds()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
 }
 
 bool WaitSent(RecordingSender& sender, size_t batches) {
