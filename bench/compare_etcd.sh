@@ -29,9 +29,11 @@
 # Both sides: keys KEY_SIZE bytes, values VAL_SIZE bytes; puts draw keys
 # uniformly from KEY_SPACE; reads hit READ_KEYS keys (etcd's range reads one
 # key, so the default is 1: kvbench loads key 0 and etcd gets the same key).
-# Differences that remain: etcd's benchmark multiplexes its clients over
-# ETCD_CONNS gRPC connections, kvbench uses one pooled connection per call in
-# flight; the load generators run on the same cores as the servers.
+# Differences that remain: etcd's benchmark multiplexes its clients
+# (goroutines) over ETCD_CONNS gRPC connections; kvbench's clients make the
+# client library's asynchronous calls, which travel in batches over a few
+# connections per node. The load generators run on the same cores as the
+# servers.
 #
 # Reported per point and system: ops/s, p50 and p99 (ms), server CPU seconds
 # in the measured window, ops per server CPU-second; and the ratios
