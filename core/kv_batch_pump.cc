@@ -62,7 +62,10 @@ void BatchPump::SenderLoop() {
       continue;
     }
     if (!MaySendLocked()) {
-      work_.wait_until(lock, queue_.front()->end);
+      // A copy: wait_until reads its time point again after waking, and
+      // another sender may have taken (and freed) the front call by then.
+      const BatchCall::Clock::time_point oldestEnd = queue_.front()->end;
+      work_.wait_until(lock, oldestEnd);
       continue;
     }
     BatchQueue::Batch batch{std::move(queue_.front())};
