@@ -56,6 +56,7 @@ Status Node::Open(Options options, std::unique_ptr<Node>* out) {
   }
   node->PublishStatus();
   const raft::HardState hs = node->storage_->InitialHardState();
+  node->savedHardState_ = hs;
   LOG(INFO) << "node " << o.cluster.self << " of cluster '" << o.cluster.clusterId << "' opened "
             << o.dataDir << ": term " << hs.currentTerm << ", log " << node->storage_->FirstIndex()
             << ".." << node->storage_->LastIndex() << ", commit " << hs.commitIndex << ", applied "
@@ -274,6 +275,7 @@ void Node::Run() {
       ++due;
     }
     if (nextTick <= now) nextTick = now + tick;
+    if (due > 0) SaveHeldCommit();
     while (core_->HasReady()) HandleReady();
     if (VLOG_IS_ON(1) && now >= nextStatsLog_) {
       const std::string summary = stats_.TakeSummary(now);
@@ -281,6 +283,7 @@ void Node::Run() {
       nextStatsLog_ = now + std::chrono::seconds(10);
     }
   }
+  SaveHeldCommit();
   FailWaiters(Outcome::kUnavailable, "the node stopped");
 }
 
@@ -338,13 +341,7 @@ void Node::HandleReady() {
   // Durable writes, in the order types.h requires.
   Status s = replica_->InstallFromReady(rd);
   if (!s.ok()) LOG(FATAL) << "cannot install the snapshot received from the leader: " << s.ToString();
-  if (rd.hardState || !rd.entries.empty()) {
-    const Clock::time_point start = Clock::now();
-    const uint64_t syncedBefore = storage_->SyncedWrites();
-    s = storage_->Save(rd.hardState ? &*rd.hardState : nullptr, rd.entries);
-    if (!s.ok()) LOG(FATAL) << "cannot write the raft log: " << s.ToString();
-    NoteLogWrite(rd.entries.size(), storage_->SyncedWrites() != syncedBefore, Clock::now() - start);
-  }
+  SaveToLog(rd);
   FailOlderTermWaiters(rd);
   SendAll(rd.messages);
 
@@ -355,6 +352,36 @@ void Node::HandleReady() {
   CompactLogIfReady();
   SnapshotIfDue();
   PublishStatus();
+}
+
+void Node::SaveToLog(const raft::Ready& rd) {
+  const raft::HardState* hs = rd.hardState ? &*rd.hardState : nullptr;
+  if (hs != nullptr && rd.entries.empty() && hs->currentTerm == savedHardState_.currentTerm &&
+      hs->votedFor == savedHardState_.votedFor) {
+    // Figure 2 makes commitIndex volatile: the stored one only lets a
+    // restarted node apply what it knew to be committed, and any value up
+    // to the true one is safe. Written alone it would cost the leader a log
+    // write per command, before it may answer; it rides on the next write.
+    heldHardState_ = *hs;
+    return;
+  }
+  if (hs == nullptr && heldHardState_) hs = &*heldHardState_;
+  if (hs == nullptr && rd.entries.empty()) return;
+  const Clock::time_point start = Clock::now();
+  const uint64_t syncedBefore = storage_->SyncedWrites();
+  Status s = storage_->Save(hs, rd.entries);
+  if (!s.ok()) LOG(FATAL) << "cannot write the raft log: " << s.ToString();
+  NoteLogWrite(rd.entries.size(), storage_->SyncedWrites() != syncedBefore, Clock::now() - start);
+  if (hs != nullptr) savedHardState_ = *hs;
+  heldHardState_.reset();
+}
+
+void Node::SaveHeldCommit() {
+  if (!heldHardState_) return;
+  Status s = storage_->Save(&*heldHardState_, {});
+  if (!s.ok()) LOG(FATAL) << "cannot write the raft log: " << s.ToString();
+  savedHardState_ = *heldHardState_;
+  heldHardState_.reset();
 }
 
 void Node::RunOnLoop(std::function<void()> task) {

@@ -6,7 +6,8 @@
 //   wait for input or the next tick
 //   -> step peer messages, propose commands, start ReadIndex rounds, tick
 //   -> for each Ready: send eager messages; install a snapshot; persist
-//      hard state and entries in one synced write; send the messages that
+//      hard state and entries in one synced write (a commit index alone
+//      waits for the next write or tick); send the messages that
 //      promise durability; apply committed entries and answer the calls
 //      waiting on them; serve confirmed reads; Advance
 //   -> between Readys: start a snapshot if one is due (its checkpoint runs
@@ -200,6 +201,13 @@ class Node {
   void Run();
   void TakeInput(Inbox& in);
   void HandleReady();
+  // Writes the Ready's hard state and entries. A hard state that differs
+  // from the stored one only in its commit index is held back for the next
+  // write (see the .cc).
+  void SaveToLog(const raft::Ready& rd);
+  // Writes a held-back commit index on its own: between ticks, so the stored
+  // one trails by at most a tick, and before the loop stops.
+  void SaveHeldCommit();
   void FailOlderTermWaiters(const raft::Ready& rd);
   void ApplyCommitted(const std::vector<raft::Entry>& committed);
   void ServeReads(const raft::Ready& rd);
@@ -242,6 +250,8 @@ class Node {
   std::map<uint64_t, ReadSlot> readsAwaitingIndex_;  // by ReadIndex request id
   std::multimap<uint64_t, ReadSlot> readsAwaitingApply_;  // by read index
   raft::Role role_ = raft::Role::kFollower;
+  raft::HardState savedHardState_;                // as last written to the log store
+  std::optional<raft::HardState> heldHardState_;  // newer than that in its commit index only
   // From the start of a checkpoint until the log is compacted through it
   // (or an install made that moot): no other snapshot starts meanwhile.
   bool snapshotting_ = false;

@@ -5,6 +5,9 @@
 #include <thrift/transport/TBufferTransports.h>
 #include <thrift/transport/TSocket.h>
 
+#include <linux/sock_diag.h>
+#include <sys/socket.h>
+
 #include <vector>
 
 #include "RaftService.h"
@@ -35,6 +38,19 @@ class PeerSender::Connection {
     }
   }
   void Open() { transport_->open(); }
+  // True when the kernel will take `bytes` more without waiting: a send
+  // blocks only while the socket's queued memory (unsent and unacknowledged
+  // data, with its buffers' overhead) is over its send buffer. Acknowledged
+  // bytes do not count, so this does not wait for the peer's delayed ACKs.
+  bool TakesWithoutBlocking(uint64_t bytes) const {
+    uint32_t info[SK_MEMINFO_VARS] = {};
+    socklen_t length = sizeof(info);
+    if (getsockopt(socket_->getSocketFD(), SOL_SOCKET, SO_MEMINFO, info, &length) != 0) return false;
+    if (length < sizeof(uint32_t) * (SK_MEMINFO_WMEM_QUEUED + 1)) return false;
+    // Room for the data and a generous allowance for its buffer's overhead.
+    constexpr uint64_t kOverhead = 16 << 10;
+    return uint64_t{info[SK_MEMINFO_WMEM_QUEUED]} + bytes + kOverhead <= info[SK_MEMINFO_SNDBUF];
+  }
   thrift::RaftServiceClient& client() { return client_; }
 
  private:
@@ -70,6 +86,7 @@ void PeerSender::Stop() {
 
 void PeerSender::Send(const raft::Message& m) {
   const uint64_t bytes = m.ByteSize();
+  if (TrySendDirectly(m, bytes)) return;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!connected_ || queuedBytes_ + bytes > options_.maxQueueBytes) {
@@ -80,6 +97,45 @@ void PeerSender::Send(const raft::Message& m) {
     queuedBytes_ += bytes;
   }
   wake_.notify_one();
+}
+
+bool PeerSender::TrySendDirectly(const raft::Message& m, uint64_t bytes) {
+  if (bytes > options_.directSendBytes) return false;
+  Connection* c = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // An empty queue and no write in progress keep the messages in order.
+    if (!connected_ || broken_ || writing_ || !queue_.empty() || !connection_->TakesWithoutBlocking(bytes)) {
+      return false;
+    }
+    writing_ = true;
+    c = connection_.get();
+  }
+  std::vector<thrift::RaftMessage> batch;
+  batch.push_back(ToWire(m));
+  const bool ok = Deliver(*c, batch);
+  if (ok) sentDirectly_.fetch_add(1, std::memory_order_relaxed);
+  bool wakeThread = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    writing_ = false;
+    if (!ok) broken_ = true;
+    // The thread sleeps through a direct send unless it has work.
+    wakeThread = !ok || stopping_ || !queue_.empty();
+  }
+  if (wakeThread) wake_.notify_all();
+  return true;
+}
+
+bool PeerSender::Deliver(Connection& c, const std::vector<thrift::RaftMessage>& batch) {
+  try {
+    c.client().Deliver(clusterId_, static_cast<int64_t>(self_), batch);
+    return true;
+  } catch (const std::exception& e) {
+    LOG(WARNING) << "lost connection to peer " << peer_ << " at " << address_.ToString() << ": "
+                 << e.what() << "; reconnecting";
+    return false;
+  }
 }
 
 std::unique_ptr<PeerSender::Connection> PeerSender::Connect() {
@@ -118,7 +174,9 @@ void PeerSender::Run() {
     everConnected = true;
     {
       std::lock_guard<std::mutex> lock(mu_);
+      connection_ = std::move(c);
       connected_ = true;
+      broken_ = false;
     }
     std::vector<raft::Message> taken;
     std::vector<thrift::RaftMessage> batch;
@@ -127,8 +185,8 @@ void PeerSender::Run() {
       batch.clear();
       {
         std::unique_lock<std::mutex> lock(mu_);
-        wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-        if (stopping_) return;
+        wake_.wait(lock, [&] { return stopping_ || broken_ || (!queue_.empty() && !writing_); });
+        if (stopping_ || broken_) break;
         uint64_t bytes = 0;
         while (!queue_.empty() &&
                (taken.empty() || bytes + queue_.front().ByteSize() <= options_.maxBatchBytes)) {
@@ -142,23 +200,25 @@ void PeerSender::Run() {
           VLOG(1) << "peer " << peer_ << ": dropped " << dropped_ << " messages (queue full)";
           dropped_ = 0;
         }
+        writing_ = true;
       }
-      // Converted outside the lock: the loop's Send() never waits on a copy.
+      // Converted and written outside the lock: Send() never waits on them.
       batch.reserve(taken.size());
       for (const raft::Message& m : taken) batch.push_back(ToWire(m));
-      try {
-        c->client().Deliver(clusterId_, static_cast<int64_t>(self_), batch);
-      } catch (const std::exception& e) {
-        LOG(WARNING) << "lost connection to peer " << peer_ << " at " << address_.ToString() << ": "
-                     << e.what() << "; reconnecting";
-        break;
-      }
+      const bool ok = Deliver(*connection_, batch);
+      std::lock_guard<std::mutex> lock(mu_);
+      writing_ = false;
+      if (!ok) break;
     }
-    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
+    // A direct send may still be writing on the connection.
+    wake_.wait(lock, [&] { return !writing_; });
     connected_ = false;
+    connection_.reset();
     dropped_ += queue_.size();
     queue_.clear();
     queuedBytes_ = 0;
+    if (stopping_) return;
   }
 }
 
