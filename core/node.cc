@@ -56,7 +56,6 @@ Status Node::Open(Options options, std::unique_ptr<Node>* out) {
   }
   node->PublishStatus();
   const raft::HardState hs = node->storage_->InitialHardState();
-  node->savedHardState_ = hs;
   LOG(INFO) << "node " << o.cluster.self << " of cluster '" << o.cluster.clusterId << "' opened "
             << o.dataDir << ": term " << hs.currentTerm << ", log " << node->storage_->FirstIndex()
             << ".." << node->storage_->LastIndex() << ", commit " << hs.commitIndex << ", applied "
@@ -356,23 +355,26 @@ void Node::HandleReady() {
 
 void Node::SaveToLog(const raft::Ready& rd) {
   const raft::HardState* hs = rd.hardState ? &*rd.hardState : nullptr;
-  if (hs != nullptr && rd.entries.empty() && hs->currentTerm == savedHardState_.currentTerm &&
-      hs->votedFor == savedHardState_.votedFor) {
-    // Figure 2 makes commitIndex volatile: the stored one only lets a
-    // restarted node apply what it knew to be committed, and any value up
-    // to the true one is safe. Written alone it would cost the leader a log
-    // write per command, before it may answer; it rides on the next write.
-    heldHardState_ = *hs;
-    return;
+  if (rd.entries.empty()) {
+    if (hs == nullptr) return;
+    // The store's hard state is the one last written.
+    const raft::HardState stored = storage_->InitialHardState();
+    if (hs->currentTerm == stored.currentTerm && hs->votedFor == stored.votedFor) {
+      // Figure 2 makes commitIndex volatile: the stored one only lets a
+      // restarted node apply what it knew to be committed, and any value up
+      // to the true one is safe. Written alone it would cost the leader a
+      // log write per command, before it may answer; it rides on the next
+      // write.
+      heldHardState_ = *hs;
+      return;
+    }
   }
   if (hs == nullptr && heldHardState_) hs = &*heldHardState_;
-  if (hs == nullptr && rd.entries.empty()) return;
   const Clock::time_point start = Clock::now();
   const uint64_t syncedBefore = storage_->SyncedWrites();
   Status s = storage_->Save(hs, rd.entries);
   if (!s.ok()) LOG(FATAL) << "cannot write the raft log: " << s.ToString();
   NoteLogWrite(rd.entries.size(), storage_->SyncedWrites() != syncedBefore, Clock::now() - start);
-  if (hs != nullptr) savedHardState_ = *hs;
   heldHardState_.reset();
 }
 
@@ -380,7 +382,6 @@ void Node::SaveHeldCommit() {
   if (!heldHardState_) return;
   Status s = storage_->Save(&*heldHardState_, {});
   if (!s.ok()) LOG(FATAL) << "cannot write the raft log: " << s.ToString();
-  savedHardState_ = *heldHardState_;
   heldHardState_.reset();
 }
 

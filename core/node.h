@@ -250,8 +250,8 @@ class Node {
   std::map<uint64_t, ReadSlot> readsAwaitingIndex_;  // by ReadIndex request id
   std::multimap<uint64_t, ReadSlot> readsAwaitingApply_;  // by read index
   raft::Role role_ = raft::Role::kFollower;
-  raft::HardState savedHardState_;                // as last written to the log store
-  std::optional<raft::HardState> heldHardState_;  // newer than that in its commit index only
+  // Newer than the log store's hard state in its commit index only.
+  std::optional<raft::HardState> heldHardState_;
   // From the start of a checkpoint until the log is compacted through it
   // (or an install made that moot): no other snapshot starts meanwhile.
   bool snapshotting_ = false;

@@ -39,7 +39,7 @@ class FakePeer : public thrift::RaftServiceIf {
         terms_.push_back(m.term);
       }
     }
-    ++calls_;
+    if (held_) ++heldCalls_;
     changed_.notify_all();
     changed_.wait(lock, [this] { return !held_; });
   }
@@ -62,10 +62,10 @@ class FakePeer : public thrift::RaftServiceIf {
     std::lock_guard<std::mutex> lock(mu_);
     return probes_;
   }
-  // Waits (bounded) until a Deliver call is in progress.
-  bool WaitForCall() {
+  // Waits (bounded) until a Deliver call is stuck on the hold.
+  bool WaitUntilStuck() {
     std::unique_lock<std::mutex> lock(mu_);
-    return changed_.wait_for(lock, 60s, [&] { return calls_ > 0; });
+    return changed_.wait_for(lock, 60s, [&] { return heldCalls_ > 0; });
   }
 
  private:
@@ -73,7 +73,7 @@ class FakePeer : public thrift::RaftServiceIf {
   std::condition_variable changed_;
   std::vector<int64_t> terms_;
   size_t probes_ = 0;
-  size_t calls_ = 0;
+  size_t heldCalls_ = 0;  // Deliver calls that arrived while held
   bool held_ = false;
 };
 
@@ -182,7 +182,7 @@ TEST_F(PeerSenderTest, APeerThatStopsReadingNeverBlocksTheCaller) {
   StartSender(o);
   peer_->Hold();
   sender_->Send(Message(1, 100));
-  ASSERT_TRUE(peer_->WaitForCall());
+  ASSERT_TRUE(peer_->WaitUntilStuck());
   // Far more than the kernel's socket buffers hold, all in messages small
   // enough to be written directly if the connection looked idle.
   const size_t n = 4000;
