@@ -19,6 +19,7 @@
 
 #include "bench/csv_writer.h"
 #include "bench/key_chooser.h"
+#include "bench/kept_data.h"
 #include "bench/load_phase.h"
 #include "bench/local_cluster.h"
 #include "bench/op_mix.h"
@@ -106,6 +107,13 @@ DEFINE_bool(spawn, false, "Start a fresh local 3-node cluster (--kvd), run again
 DEFINE_string(kvd, "", "--spawn: the kvd binary. Default: the kvd beside this kvbench.");
 DEFINE_string(data_root, "/tmp",
               "--spawn: the cluster's temporary data directory is made under this.");
+DEFINE_string(spawn_dir, "",
+              "--spawn: the cluster's directory, kept after the run (default: a temporary one, "
+              "deleted). A cluster an earlier run left there is reopened, and if that run loaded "
+              "exactly the keys this one needs (count, --key_size, --value_size) the load phase is "
+              "skipped; otherwise the load writes its keys over what the directory holds. A run "
+              "that deletes, appends or inserts keys, writes values of another size or keys past "
+              "the loaded ones makes the next run load again.");
 DEFINE_string(kvd_args, "", "--spawn: extra flags for every kvd, space-separated.");
 DEFINE_int32(leader_wait_ms, 30000, "--spawn: how long to wait for a leader.");
 DEFINE_string(endpoints, "127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103",
@@ -247,6 +255,19 @@ int main(int argc, char** argv) {
     if (!gnuplot || !CanWrite(FLAGS_plot, &error)) return Fail(error);
   }
   if (!FLAGS_csv.empty() && !CanWrite(FLAGS_csv, &error)) return Fail(error);
+  if (!FLAGS_spawn_dir.empty() && !FLAGS_spawn) return Fail("--spawn_dir needs --spawn");
+  std::optional<bench::LoadedKeys> keptKeys;
+  if (!FLAGS_spawn_dir.empty()) keptKeys = bench::ReadLoadedKeys(FLAGS_spawn_dir);
+  const bench::LoadedKeys wantedKeys{counts.loadKeys, workload.keySize, workload.valueSize};
+  if (keptKeys && counts.loadKeys > 0 &&
+      (keptKeys->keys > counts.loadKeys || keptKeys->keySize != workload.keySize)) {
+    return Fail("--spawn_dir " + FLAGS_spawn_dir + " holds " + std::to_string(keptKeys->keys) +
+                " keys of " + std::to_string(keptKeys->keySize) + " bytes from an earlier load; "
+                "this run loads " + std::to_string(counts.loadKeys) + " of " +
+                std::to_string(workload.keySize) + " bytes, and the old keys would stay, so it "
+                "would measure another key space than it says. Give another directory, or delete "
+                "this one");
+  }
   std::string kvdPath;
   if (FLAGS_spawn) {
     kvdPath = FLAGS_kvd.empty() ? DefaultKvd() : FLAGS_kvd;
@@ -285,6 +306,7 @@ int main(int argc, char** argv) {
     options.kvdPath = kvdPath;
     options.dataRoot = FLAGS_data_root;
     options.extraKvdArgs = Split(FLAGS_kvd_args, ' ');
+    options.keptDir = FLAGS_spawn_dir;
     cluster = std::make_unique<bench::LocalCluster>(options);
     if (!cluster->Start(&error) ||
         !cluster->WaitForLeader(std::chrono::milliseconds(FLAGS_leader_wait_ms), &error)) {
@@ -303,7 +325,15 @@ int main(int argc, char** argv) {
   client::KvClient client(clientOptions);
 
   bench::LoadResult load;
-  if (counts.loadKeys > 0) {
+  const bool loadReused = counts.loadKeys > 0 && keptKeys && *keptKeys == wantedKeys;
+  if (loadReused) {
+    std::cerr << "reusing the " << counts.loadKeys << " keys an earlier run loaded into "
+              << FLAGS_spawn_dir << std::endl;
+  } else if (counts.loadKeys > 0) {
+    // Until this load completes, the directory's keys are not what any
+    // record says.
+    if (!FLAGS_spawn_dir.empty()) bench::ForgetLoadedKeys(FLAGS_spawn_dir);
+    keptKeys.reset();
     const int loaders = std::max(FLAGS_clients, 16);
     std::cerr << "loading " << counts.loadKeys << " keys with " << loaders << " clients..."
               << std::endl;
@@ -312,6 +342,14 @@ int main(int argc, char** argv) {
       return Fail(std::to_string(load.failed) + " puts of the load phase failed (see the log "
                   "for the first ones); the cluster is not ready to measure");
     }
+    if (!FLAGS_spawn_dir.empty()) {
+      if (!bench::WriteLoadedKeys(FLAGS_spawn_dir, wantedKeys, &error)) return Fail(error);
+      keptKeys = wantedKeys;
+    }
+  }
+  if (keptKeys && !bench::RunKeepsLoadedKeys(workload.mix, counts.keySpace, workload.valueSize,
+                                             *keptKeys)) {
+    bench::ForgetLoadedKeys(FLAGS_spawn_dir);
   }
 
   std::optional<double> cpuStart, cpuEnd;
@@ -346,6 +384,7 @@ int main(int argc, char** argv) {
   description.keySpace = counts.keySpace;
   description.loadKeys = counts.loadKeys;
   description.loadSeconds = load.seconds;
+  description.loadReused = loadReused;
   description.readsLoadedKeys = workload.NeedsLoadedKeys();
   description.keySize = workload.keySize;
   description.valueSize = workload.valueSize;

@@ -77,12 +77,22 @@ LocalCluster::~LocalCluster() {
 }
 
 bool LocalCluster::Start(std::string* error) {
-  std::string pattern = options_.dataRoot + "/kvbench.XXXXXX";
-  if (mkdtemp(pattern.data()) == nullptr) {
-    *error = "cannot make a directory under " + options_.dataRoot + ": " + std::strerror(errno);
-    return false;
+  if (!options_.keptDir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(options_.keptDir, ec);
+    if (ec) {
+      *error = "cannot make " + options_.keptDir + ": " + ec.message();
+      return false;
+    }
+    dataDir_ = options_.keptDir;
+  } else {
+    std::string pattern = options_.dataRoot + "/kvbench.XXXXXX";
+    if (mkdtemp(pattern.data()) == nullptr) {
+      *error = "cannot make a directory under " + options_.dataRoot + ": " + std::strerror(errno);
+      return false;
+    }
+    dataDir_ = pattern;
   }
-  dataDir_ = pattern;
 
   std::string peers, clients;
   for (int n = 1; n <= options_.nodes; ++n) {
@@ -193,7 +203,7 @@ void LocalCluster::Stop() {
 }
 
 void LocalCluster::RemoveData() {
-  if (dataDir_.empty() || !pids_.empty()) return;
+  if (dataDir_.empty() || !pids_.empty() || !options_.keptDir.empty()) return;
   std::error_code ec;
   std::filesystem::remove_all(dataDir_, ec);
   if (ec) LOG(WARNING) << "cannot remove " << dataDir_ << ": " << ec.message();

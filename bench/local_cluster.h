@@ -1,8 +1,10 @@
 #pragma once
-// LocalCluster: a fresh 3-node kvd cluster on loopback for one benchmark
-// run. Ports are picked free by the kernel, data lives in a new temporary
-// directory that is deleted at the end, and each node's CPU time can be
-// read from /proc so that the run can report server CPU per operation.
+// LocalCluster: a 3-node kvd cluster on loopback for one benchmark run.
+// Ports are picked free by the kernel; data lives in a new temporary
+// directory that is deleted at the end, or in a given directory that is kept
+// (and, if an earlier run left a cluster there, reopened). Each node's CPU
+// time can be read from /proc so that the run can report server CPU per
+// operation.
 #include <sys/types.h>
 
 #include <chrono>
@@ -18,12 +20,16 @@ class LocalCluster {
     // The temporary directory is made under this; /tmp by default so that
     // the nodes' fsyncs reach the disk, as in the etcd anchor.
     std::string dataRoot = "/tmp";
+    // If set: the cluster's directory instead of a temporary one, made if
+    // missing and kept after the run. The nodes' addresses are flags, not
+    // data, so a cluster kept here restarts on new ports.
+    std::string keptDir;
     int nodes = 3;
     std::vector<std::string> extraKvdArgs;  // appended to every node's command line
   };
 
   explicit LocalCluster(Options options);
-  // Stops the nodes (if still running) and deletes the data.
+  // Stops the nodes (if still running) and deletes the data unless kept.
   ~LocalCluster();
   LocalCluster(const LocalCluster&) = delete;
   LocalCluster& operator=(const LocalCluster&) = delete;
@@ -36,7 +42,8 @@ class LocalCluster {
   bool WaitForLeader(std::chrono::milliseconds timeout, std::string* error);
   // SIGTERM to every node, then waits for each (SIGKILL after 20 s).
   void Stop();
-  // Deletes the data directory (the nodes must have stopped).
+  // Deletes the data directory (the nodes must have stopped); a kept
+  // directory stays.
   void RemoveData();
 
   // The client addresses, host:port.

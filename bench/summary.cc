@@ -72,6 +72,7 @@ nlohmann::json SummaryJson(const RunDescription& run, const RunResult& result) {
       {"key_space", run.keySpace},
       {"load_keys", run.loadKeys},
       {"load_seconds", run.loadSeconds},
+      {"load_reused", run.loadReused},
       {"key_size", run.keySize},
       {"value_size", run.valueSize},
       {"mode", run.rate > 0 ? "open" : "closed"},
@@ -158,10 +159,18 @@ std::string SummaryText(const nlohmann::json& s) {
                 s["stale"].get<bool>() ? ", stale reads" : "", s["key_size"].get<size_t>(),
                 s["value_size"].get<size_t>());
   out << line;
-  std::snprintf(line, sizeof(line), "keys            %s over %llu keys, %llu loaded first (%.1f s)\n",
-                keys.c_str(), static_cast<unsigned long long>(s["key_space"].get<uint64_t>()),
-                static_cast<unsigned long long>(s["load_keys"].get<uint64_t>()),
-                s["load_seconds"].get<double>());
+  if (s.value("load_reused", false)) {
+    std::snprintf(line, sizeof(line),
+                  "keys            %s over %llu keys, %llu loaded by an earlier run\n", keys.c_str(),
+                  static_cast<unsigned long long>(s["key_space"].get<uint64_t>()),
+                  static_cast<unsigned long long>(s["load_keys"].get<uint64_t>()));
+  } else {
+    std::snprintf(line, sizeof(line),
+                  "keys            %s over %llu keys, %llu loaded first (%.1f s)\n", keys.c_str(),
+                  static_cast<unsigned long long>(s["key_space"].get<uint64_t>()),
+                  static_cast<unsigned long long>(s["load_keys"].get<uint64_t>()),
+                  s["load_seconds"].get<double>());
+  }
   out << line;
   if (s["mode"] == "open") {
     std::snprintf(line, sizeof(line),

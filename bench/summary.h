@@ -26,6 +26,7 @@ struct RunDescription {
   uint64_t keySpace = 0;
   uint64_t loadKeys = 0;
   double loadSeconds = 0;
+  bool loadReused = false;  // --spawn_dir held these keys from an earlier run's load
   bool readsLoadedKeys = false;  // the workload reads (or deletes) the loaded keys
   size_t keySize = 0;
   size_t valueSize = 0;

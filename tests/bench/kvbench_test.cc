@@ -15,23 +15,34 @@
 
 namespace {
 
+// What a command printed on stdout and how it exited.
+struct Finished {
+  std::string out;
+  int status = -1;  // as pclose returns it
+  bool exitedWith(int code) const { return WIFEXITED(status) && WEXITSTATUS(status) == code; }
+};
+
+Finished RunCommand(const std::string& command) {
+  Finished done;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) {
+    ADD_FAILURE() << "popen failed: " << command;
+    return done;
+  }
+  char buffer[4096];
+  for (size_t n; (n = fread(buffer, 1, sizeof(buffer), pipe)) > 0;) done.out.append(buffer, n);
+  done.status = pclose(pipe);
+  return done;
+}
+
 // Runs kvbench with `args`; returns its stdout (stderr, the progress
 // lines, goes to the test's log). Fails the test on a non-zero exit.
 std::string RunKvbench(const std::string& args) {
   const std::string command = std::string(KVBENCH_PATH) + " " + args;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) {
-    ADD_FAILURE() << "popen failed: " << command;
-    return "";
-  }
-  std::string out;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) out.append(buffer, n);
-  const int status = pclose(pipe);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-      << command << " exited with status " << status << "; output: " << out;
-  return out;
+  const Finished done = RunCommand(command);
+  EXPECT_TRUE(done.exitedWith(0))
+      << command << " exited with status " << done.status << "; output: " << done.out;
+  return done.out;
 }
 
 nlohmann::json RunJson(const std::string& args) {
@@ -93,6 +104,40 @@ TEST(Kvbench, DeleteRun) {
       CheckShortRun("--workload=delete --keys=sequential --load_keys=200", {"delete"});
   if (s.empty()) return;
   EXPECT_EQ(s["load_keys"], 200u);
+}
+
+TEST(Kvbench, AKeptClusterIsReopenedAndItsLoadedKeysReused) {
+  const std::string dir = ::testing::TempDir() + "/kvbench_kept";
+  std::filesystem::remove_all(dir);
+  const std::string kept = "--spawn_dir=" + dir + " --key_space=300 ";
+  const nlohmann::json first = CheckShortRun(kept + "--workload=get", {"get"});
+  if (first.empty()) return;
+  EXPECT_EQ(first["load_reused"], false);
+  EXPECT_TRUE(std::filesystem::exists(dir + "/kvbench-loaded.json"));
+
+  // Every get of the second run finds its key: the reopened cluster (on new
+  // ports) still holds what the first run loaded, though nothing loaded it.
+  const nlohmann::json second = CheckShortRun(kept + "--workload=get", {"get"});
+  EXPECT_EQ(second["load_reused"], true);
+  EXPECT_EQ(second["load_seconds"], 0.0);
+
+  // Deleting keys ends the reuse: the next run would miss them.
+  CheckShortRun(kept + "--workload=delete --keys=sequential", {"delete"});
+  EXPECT_FALSE(std::filesystem::exists(dir + "/kvbench-loaded.json"));
+  const nlohmann::json third = CheckShortRun(kept + "--workload=get", {"get"});
+  EXPECT_EQ(third["load_reused"], false) << "the deleted keys were loaded again";
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Kvbench, AKeptClusterWithMoreKeysThanARunLoadsIsRefused) {
+  const std::string dir = ::testing::TempDir() + "/kvbench_kept_more";
+  std::filesystem::remove_all(dir);
+  CheckShortRun("--spawn_dir=" + dir + " --key_space=200 --workload=get", {"get"});
+  const Finished done = RunCommand(std::string(KVBENCH_PATH) + " --spawn --spawn_dir=" + dir +
+                                   " --key_space=100 --workload=get 2>&1");
+  EXPECT_TRUE(done.exitedWith(1)) << done.status << ": " << done.out;
+  EXPECT_THAT(done.out, ::testing::HasSubstr("holds 200 keys"));
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Kvbench, RangeRun) {
@@ -173,16 +218,10 @@ TEST(Kvbench, RejectsUnknownWorkload) {
 }
 
 TEST(Kvbench, PlotWithoutGnuplotFailsBeforeTheRunSayingWhatToInstall) {
-  const std::string command = "PATH=/nonexistent " + std::string(KVBENCH_PATH) +
-                              " --plot=" + ::testing::TempDir() + "/x.png 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string out;
-  char buffer[1024];
-  for (size_t n; (n = fread(buffer, 1, sizeof(buffer), pipe)) > 0;) out.append(buffer, n);
-  const int status = pclose(pipe);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << status;
-  EXPECT_THAT(out, ::testing::HasSubstr("gnuplot-nox"));
+  const Finished done = RunCommand("PATH=/nonexistent " + std::string(KVBENCH_PATH) +
+                                   " --plot=" + ::testing::TempDir() + "/x.png 2>&1");
+  EXPECT_TRUE(done.exitedWith(1)) << done.status;
+  EXPECT_THAT(done.out, ::testing::HasSubstr("gnuplot-nox"));
 }
 
 }  // namespace
