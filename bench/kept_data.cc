@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/csv_writer.h"
+
 namespace kvraft::bench {
 namespace {
 
@@ -34,14 +36,7 @@ bool WriteLoadedKeys(const std::string& dir, const LoadedKeys& loaded, std::stri
       {"keys", loaded.keys}, {"key_size", loaded.keySize}, {"value_size", loaded.valueSize}};
   const std::string path = RecordPath(dir);
   const std::string staging = path + ".tmp";
-  {
-    std::ofstream out(staging, std::ios::trunc);
-    out << j.dump() << "\n";
-    if (!out.flush()) {
-      *error = "cannot write " + staging;
-      return false;
-    }
-  }
+  if (!WriteTextFile(staging, j.dump() + "\n", error)) return false;
   if (std::rename(staging.c_str(), path.c_str()) != 0) {
     *error = "cannot rename " + staging + " to " + path + ": " + std::strerror(errno);
     return false;

@@ -159,18 +159,15 @@ std::string SummaryText(const nlohmann::json& s) {
                 s["stale"].get<bool>() ? ", stale reads" : "", s["key_size"].get<size_t>(),
                 s["value_size"].get<size_t>());
   out << line;
+  char loaded[64];
   if (s.value("load_reused", false)) {
-    std::snprintf(line, sizeof(line),
-                  "keys            %s over %llu keys, %llu loaded by an earlier run\n", keys.c_str(),
-                  static_cast<unsigned long long>(s["key_space"].get<uint64_t>()),
-                  static_cast<unsigned long long>(s["load_keys"].get<uint64_t>()));
+    std::snprintf(loaded, sizeof(loaded), "by an earlier run");
   } else {
-    std::snprintf(line, sizeof(line),
-                  "keys            %s over %llu keys, %llu loaded first (%.1f s)\n", keys.c_str(),
-                  static_cast<unsigned long long>(s["key_space"].get<uint64_t>()),
-                  static_cast<unsigned long long>(s["load_keys"].get<uint64_t>()),
-                  s["load_seconds"].get<double>());
+    std::snprintf(loaded, sizeof(loaded), "first (%.1f s)", s["load_seconds"].get<double>());
   }
+  std::snprintf(line, sizeof(line), "keys            %s over %llu keys, %llu loaded %s\n",
+                keys.c_str(), static_cast<unsigned long long>(s["key_space"].get<uint64_t>()),
+                static_cast<unsigned long long>(s["load_keys"].get<uint64_t>()), loaded);
   out << line;
   if (s["mode"] == "open") {
     std::snprintf(line, sizeof(line),

@@ -23,6 +23,7 @@ class Storage {
   virtual ~Storage() = default;
 
   // --- reads (used by the core) ---
+  // The hard state as last saved (at open: the one the core starts from).
   virtual HardState InitialHardState() const = 0;
   virtual SnapshotMeta Snapshot() const = 0;
   // Index of the first entry still in the log: Snapshot().lastIncludedIndex + 1.
