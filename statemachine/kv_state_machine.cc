@@ -8,6 +8,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <system_error>
 
 #include "statemachine/command.h"
@@ -588,12 +589,20 @@ Status KvStateMachine::Flush() {
     if (!failed_.ok()) return failed_;
     captured = applied_.index;
   }
-  // Every batch up to `captured` was written before this flush begins, so
-  // the flush covers it; batches applied meanwhile may be covered too.
   std::shared_lock<std::shared_mutex> lock(dbMu_);
   if (!db_)
     return Status::Aborted(
         "the kv instance is closed after a failed snapshot install: restart the node");
+  return FlushLocked(captured);
+}
+
+Status KvStateMachine::FlushLocked(uint64_t captured) {
+  // Every batch up to `captured` was written before this flush begins, so
+  // the flush covers it; batches applied meanwhile may be covered too.
+  // Naming every family matters: RocksDB then decides which memtables to
+  // switch inside its write thread, between two write batches. (A flush
+  // that picks the non-empty families first, as Checkpoint's own does in
+  // RocksDB 7.8, can miss a family a concurrent batch has just written.)
   rocksdb::FlushOptions fo;
   fo.wait = true;
   rocksdb::Status s = db_->db->Flush(fo, db_->handles);
@@ -636,9 +645,11 @@ Status KvStateMachine::CreateSnapshot(const std::string& dir, SnapshotInfo* out)
   fs::create_directories(target.parent_path(), ec);
   if (ec)
     return Status::IOError("cannot create " + target.parent_path().string() + ": " + ec.message());
+  uint64_t captured = 0;
   {
     std::lock_guard<std::mutex> lock(applyMu_);
     if (!failed_.ok()) return failed_;
+    captured = applied_.index;
   }
   // Applies go on meanwhile: the checkpoint holds the state as of some batch
   // at or after this point, which is read back from the checkpoint itself.
@@ -647,15 +658,20 @@ Status KvStateMachine::CreateSnapshot(const std::string& dir, SnapshotInfo* out)
   if (!db_)
     return Status::Aborted(
         "the kv instance is closed after a failed snapshot install: restart the node");
+  // Apply batches skip the WAL, so the checkpoint holds only what is flushed.
+  // The flush is atomic across the column families and cuts between write
+  // batches, so the flushed files hold data, sessions and the applied record
+  // of one batch boundary; any later automatic flush is atomic too.
+  Status flushed = FlushLocked(captured);
+  if (!flushed.ok()) return flushed.Annotate("flushing before the checkpoint into " + dir);
   rocksdb::Checkpoint* raw = nullptr;
   rocksdb::Status s = rocksdb::Checkpoint::Create(db_->db, &raw);
   std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
-  // log_size_for_flush 0: flush first, always. Apply batches skip the WAL,
-  // so a checkpoint without the flush would miss whatever is in memtables.
-  // The flush is atomic across the column families (atomic_flush) and cuts
-  // between write batches, so the checkpoint holds data, sessions and the
-  // applied record of one batch boundary.
-  if (s.ok()) s = checkpoint->CreateCheckpoint(target.string(), /*log_size_for_flush=*/0);
+  // The largest log_size_for_flush: no flush of the checkpoint's own, whose
+  // choice of families races with applies (see FlushLocked).
+  if (s.ok())
+    s = checkpoint->CreateCheckpoint(target.string(),
+                                     /*log_size_for_flush=*/std::numeric_limits<uint64_t>::max());
   if (!s.ok()) return RocksFailure("checkpoint into " + dir, s);
   // Opened read-only, the checkpoint gains no files (no LOCK, no info LOG).
   std::unique_ptr<Db> copy;

@@ -205,6 +205,9 @@ class KvStateMachine {
                 SnapshotInfo* installed);
   void DiscardInstall();
   Status Poison(Status why);
+  // Flush() with dbMu_ held (shared) and db_ open; `captured` is an applied
+  // index every batch of which was written before the call.
+  Status FlushLocked(uint64_t captured);
 
   const Options options_;
   const std::unique_ptr<KvDirectory> directory_;
