@@ -8,6 +8,11 @@
 #include <thrift/server/TNonblockingServer.h>
 #include <thrift/transport/TNonblockingServerSocket.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <future>
 #include <string_view>
 
@@ -31,14 +36,40 @@ class ReadySignal : public apache::thrift::server::TServerEventHandler {
   std::promise<void> ready_;
 };
 
+// The listening socket, with a descriptor of its own for the IO thread.
+// Thrift 0.17 closes the descriptor getSocketFD() returns twice: once in
+// ~TNonblockingIOThread (which it hands to the IO thread that accepts) and
+// again in ~TNonblockingServerSocket. Between the two, another thread of the
+// process (RocksDB, another node's connections) may have opened a file under
+// that number, and the second close would take it away. Here each owner
+// closes a number of its own: the IO thread a duplicate, the socket the
+// original; the listener ends when both are closed.
+class ListenSocket : public apache::thrift::transport::TNonblockingServerSocket {
+ public:
+  using TNonblockingServerSocket::TNonblockingServerSocket;
+
+  THRIFT_SOCKET getSocketFD() override {
+    const THRIFT_SOCKET own = TNonblockingServerSocket::getSocketFD();
+    if (forIoThread_ < 0 && own >= 0) {
+      forIoThread_ = ::fcntl(own, F_DUPFD_CLOEXEC, 0);
+      if (forIoThread_ < 0)
+        throw apache::thrift::transport::TTransportException(
+            "cannot duplicate the listening descriptor: " + std::string(std::strerror(errno)));
+    }
+    return forIoThread_;
+  }
+
+ private:
+  THRIFT_SOCKET forIoThread_ = -1;  // closed by the IO thread, never here
+};
+
 }  // namespace
 
 Status ThriftServer::Start(std::shared_ptr<apache::thrift::TProcessorFactory> processors,
                            const Options& options, std::unique_ptr<ThriftServer>* out) {
   std::unique_ptr<ThriftServer> s(new ThriftServer);
   s->options_ = options;
-  auto socket = std::make_shared<apache::thrift::transport::TNonblockingServerSocket>(
-      options.listen.host, options.listen.port);
+  auto socket = std::make_shared<ListenSocket>(options.listen.host, options.listen.port);
   auto protocols = std::make_shared<apache::thrift::protocol::TBinaryProtocolFactory>();
   if (options.workerThreads > 0) {
     s->workers_ = ThreadManager::newSimpleThreadManager(options.workerThreads);
@@ -57,14 +88,17 @@ Status ThriftServer::Start(std::shared_ptr<apache::thrift::TProcessorFactory> pr
 
   auto failed = std::make_shared<std::promise<std::string>>();
   std::future<std::string> failure = failed->get_future();
+  auto served = std::make_shared<std::promise<void>>();
+  s->served_ = served->get_future();
   TNonblockingServer* server = s->server_.get();
-  s->thread_ = std::thread([server, failed, name = options.name] {
+  s->thread_ = std::thread([server, failed, served, name = options.name] {
     SetThreadName(name + "-io");
     try {
       server->serve();
     } catch (const std::exception& e) {
       failed->set_value(e.what());
     }
+    served->set_value();
   });
   while (true) {
     if (listening.wait_for(std::chrono::milliseconds(10)) == std::future_status::ready) break;
@@ -93,7 +127,14 @@ void ThriftServer::WaitIdle(std::chrono::milliseconds limit) {
 
 void ThriftServer::Stop() {
   if (!server_) return;
-  server_->stop();
+  // Thrift drops a stop() that comes before the IO thread has made the pipe
+  // it is woken through, which happens just after preServe (when Start()
+  // returns): so it is repeated until serve() has returned.
+  if (served_.valid()) {
+    do {
+      server_->stop();
+    } while (served_.wait_for(std::chrono::milliseconds(10)) != std::future_status::ready);
+  }
   if (thread_.joinable()) thread_.join();
   if (workers_) workers_->stop();
   server_.reset();

@@ -7,6 +7,7 @@
 // costs a buffer, not a thread.
 #include <chrono>
 #include <cstddef>
+#include <future>
 #include <memory>
 #include <string>
 #include <thread>
@@ -59,6 +60,7 @@ class ThriftServer {
   std::shared_ptr<apache::thrift::concurrency::ThreadManager> workers_;
   std::shared_ptr<apache::thrift::server::TNonblockingServer> server_;
   std::thread thread_;
+  std::future<void> served_;  // ready once serve() has returned
   int port_ = 0;
 };
 
