@@ -26,13 +26,21 @@ using apache::thrift::server::TNonblockingServer;
 
 namespace {
 
-// Tells Start() that the listener is up (or that serve() failed first).
-class ReadySignal : public apache::thrift::server::TServerEventHandler {
+// Tells Start() that the listener is up (or that serve() failed first), and
+// the owner of each connection taken on.
+class ServerEvents : public apache::thrift::server::TServerEventHandler {
  public:
+  explicit ServerEvents(std::function<void()> onConnection) : onConnection_(std::move(onConnection)) {}
   void preServe() override { ready_.set_value(); }
+  void* createContext(std::shared_ptr<apache::thrift::protocol::TProtocol>,
+                      std::shared_ptr<apache::thrift::protocol::TProtocol>) override {
+    if (onConnection_) onConnection_();
+    return nullptr;
+  }
   std::future<void> future() { return ready_.get_future(); }
 
  private:
+  std::function<void()> onConnection_;
   std::promise<void> ready_;
 };
 
@@ -82,9 +90,9 @@ Status ThriftServer::Start(std::shared_ptr<apache::thrift::TProcessorFactory> pr
   s->server_->setMaxFrameSize(options.maxFrameBytes);
   s->server_->setMaxConnections(options.maxConnections);
   s->server_->setOverloadAction(apache::thrift::server::T_OVERLOAD_CLOSE_ON_ACCEPT);
-  auto ready = std::make_shared<ReadySignal>();
-  std::future<void> listening = ready->future();
-  s->server_->setServerEventHandler(ready);
+  auto events = std::make_shared<ServerEvents>(options.onConnection);
+  std::future<void> listening = events->future();
+  s->server_->setServerEventHandler(events);
 
   auto failed = std::make_shared<std::promise<std::string>>();
   std::future<std::string> failure = failed->get_future();

@@ -7,6 +7,7 @@
 // costs a buffer, not a thread.
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <future>
 #include <memory>
 #include <string>
@@ -39,6 +40,8 @@ class ThriftServer {
     size_t maxFrameBytes = 16 << 20;
     // Connections beyond this are closed as they arrive.
     size_t maxConnections = 1024;
+    // Called on the IO thread for each connection it takes on; must not block.
+    std::function<void()> onConnection;
   };
 
   // Binds and starts serving; InvalidArgument/IOError (address in use, ...)

@@ -10,20 +10,11 @@
 #include <mutex>
 
 #include <glog/logging.h>
-#include <thrift/concurrency/ThreadFactory.h>
-#include <thrift/concurrency/ThreadManager.h>
-#include <thrift/protocol/TBinaryProtocol.h>
-#include <thrift/server/TNonblockingServer.h>
-#include <thrift/transport/TNonblockingServerSocket.h>
+#include <thrift/TOutput.h>
+
+#include "core/thrift_server.h"
 
 namespace kvraft::client::testing {
-
-using apache::thrift::concurrency::ThreadFactory;
-using apache::thrift::concurrency::ThreadManager;
-using apache::thrift::protocol::TBinaryProtocolFactory;
-using apache::thrift::server::TNonblockingServer;
-using apache::thrift::server::TServerEventHandler;
-using apache::thrift::transport::TNonblockingServerSocket;
 
 namespace {
 
@@ -48,27 +39,6 @@ bool Gate::Wait() {
   std::unique_lock<std::mutex> lock(mu_);
   return cv_.wait_for(lock, kPatience, [this] { return open_; });
 }
-
-// serve() binds inside its own thread; preServe() is the first moment at
-// which the ephemeral port can be read.
-class FakeKvNode::Events : public TServerEventHandler {
- public:
-  explicit Events(FakeKvNode* node) : node_(node) {}
-  void preServe() override { listening_.set_value(); }
-  void* createContext(std::shared_ptr<apache::thrift::protocol::TProtocol>,
-                      std::shared_ptr<apache::thrift::protocol::TProtocol>) override {
-    std::lock_guard<std::mutex> lock(node_->mu_);
-    ++node_->connections_;
-    return nullptr;
-  }
-  bool WaitUntilListening() {
-    return listening_.get_future().wait_for(kPatience) == std::future_status::ready;
-  }
-
- private:
-  FakeKvNode* node_;
-  std::promise<void> listening_;
-};
 
 class FakeKvNode::Service : public wire::KvServiceIf {
  public:
@@ -188,31 +158,24 @@ FakeKvNode::FakeKvNode() { QuietThrift(); }
 FakeKvNode::~FakeKvNode() { Stop(); }
 
 void FakeKvNode::Start() {
+  core::ThriftServer::Options o;
+  o.name = "fake-kv-node";
+  o.listen = core::Address{"127.0.0.1", 0};
   // Enough workers that handlers a test holds back do not stall the rest.
-  workers_ = ThreadManager::newSimpleThreadManager(8);
-  workers_->threadFactory(std::make_shared<ThreadFactory>());
-  workers_->start();
-  auto processor =
-      std::make_shared<wire::KvServiceProcessor>(std::make_shared<Service>(this));
-  auto socket = std::make_shared<TNonblockingServerSocket>("127.0.0.1", 0);
-  server_ = std::make_shared<TNonblockingServer>(
-      processor, std::make_shared<TBinaryProtocolFactory>(), socket, workers_);
-  auto events = std::make_shared<Events>(this);
-  server_->setServerEventHandler(events);
-  serving_ = std::thread([this] { server_->serve(); });
-  CHECK(events->WaitUntilListening()) << "the fake node did not start listening";
-  port_ = server_->getListenPort();
-  CHECK_GT(port_, 0);
+  o.workerThreads = 8;
+  o.onConnection = [this] {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++connections_;
+  };
+  Status s = core::ThriftServer::Start(
+      std::make_shared<wire::KvServiceProcessorFactory>(
+          std::make_shared<wire::KvServiceIfSingletonFactory>(std::make_shared<Service>(this))),
+      o, &server_);
+  CHECK(s.ok()) << "the fake node did not start: " << s.ToString();
+  port_ = server_->port();
 }
 
-void FakeKvNode::Stop() {
-  if (!server_) return;
-  server_->stop();
-  serving_.join();
-  workers_->stop();
-  server_.reset();
-  workers_.reset();
-}
+void FakeKvNode::Stop() { server_.reset(); }
 
 std::string FakeKvNode::endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
 

@@ -1,6 +1,6 @@
 #pragma once
 // FakeKvNode: a KvService on 127.0.0.1 whose answers each test scripts,
-// served the way kvd serves it (TNonblockingServer, framed, binary), and
+// served the way kvd serves it (core::ThriftServer: framed, binary), and
 // which records every request it gets. With it the client's leader
 // finding, retries and session numbering are checked without a cluster.
 #include <chrono>
@@ -16,11 +16,8 @@
 
 #include "KvService.h"
 
-namespace apache::thrift::concurrency {
-class ThreadManager;
-}
-namespace apache::thrift::server {
-class TNonblockingServer;
+namespace kvraft::core {
+class ThriftServer;
 }
 
 namespace kvraft::client::testing {
@@ -88,9 +85,7 @@ class FakeKvNode {
 
  private:
   class Service;
-  class Events;
   friend class Service;
-  friend class Events;
 
   mutable std::mutex mu_;
   mutable std::condition_variable arrived_;
@@ -101,9 +96,7 @@ class FakeKvNode {
   std::vector<size_t> batchSizes_;
   int connections_ = 0;
 
-  std::shared_ptr<apache::thrift::concurrency::ThreadManager> workers_;
-  std::shared_ptr<apache::thrift::server::TNonblockingServer> server_;
-  std::thread serving_;
+  std::unique_ptr<core::ThriftServer> server_;
   int port_ = 0;
 };
 
