@@ -490,6 +490,9 @@ void Node::ApplyCommitted(const std::vector<raft::Entry>& committed) {
   Status s = replica_->Apply(toApply, &replies);
   if (!s.ok()) LOG(FATAL) << "cannot apply committed entries: " << s.ToString();
   stats_.Applied(toApply.size(), Clock::now() - start);
+  // Before any answer: a client told its write is done then finds it covered
+  // by the commit and applied index that Status reports.
+  PublishStatus();
   for (size_t i = 0; i < toApply.size(); ++i) {
     auto it = waiters_.find(toApply[i].index);
     if (it == waiters_.end()) continue;
