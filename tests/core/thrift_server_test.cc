@@ -83,5 +83,37 @@ TEST_P(ThriftServerDescriptors, StopClosesEachOnceAndTheListenerEnds) {
 // 0: handlers on the IO thread (the peer server); 4: on workers (the client server).
 INSTANTIATE_TEST_SUITE_P(Workers, ThriftServerDescriptors, ::testing::Values(0, 4));
 
+std::shared_ptr<thrift::RaftServiceProcessorFactory> NullProcessors() {
+  return std::make_shared<thrift::RaftServiceProcessorFactory>(
+      std::make_shared<thrift::RaftServiceIfSingletonFactory>(std::make_shared<thrift::RaftServiceNull>()));
+}
+
+TEST(ThriftServer, APortInUseIsAnErrorThatNamesTheAddressAndLeavesNothingOpen) {
+  RouteThriftLogsToGlog();
+  const size_t before = OpenDescriptors();
+  gClosesOfFreeNumbers = 0;
+  ThriftServer::Options o;
+  o.name = "first";
+  o.listen = Address{"127.0.0.1", 0};
+  std::unique_ptr<ThriftServer> first;
+  ASSERT_TRUE(ThriftServer::Start(NullProcessors(), o, &first).ok());
+  const int port = first->port();
+
+  o.name = "second";
+  o.listen.port = port;
+  o.workerThreads = 2;
+  std::unique_ptr<ThriftServer> second;
+  const Status s = ThriftServer::Start(NullProcessors(), o, &second);
+  EXPECT_EQ(s.code(), Status::Code::kIOError) << s.ToString();
+  EXPECT_NE(s.ToString().find("127.0.0.1:" + std::to_string(port)), std::string::npos)
+      << s.ToString();
+  EXPECT_EQ(second, nullptr);
+  EXPECT_TRUE(Connects(port)) << "the failed start disturbed the first server";
+
+  first.reset();
+  EXPECT_EQ(gClosesOfFreeNumbers.load(), 0);
+  EXPECT_EQ(OpenDescriptors(), before) << "descriptors left open";
+}
+
 }  // namespace
 }  // namespace kvraft::core
