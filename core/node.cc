@@ -104,7 +104,13 @@ void Node::Deliver(std::vector<raft::Message> messages, uint64_t bytes) {
       return;
     }
     inbox_.messageBytes += bytes;
-    for (raft::Message& m : messages) inbox_.messages.push_back(std::move(m));
+    bool urgent = false;
+    for (raft::Message& m : messages) {
+      urgent = urgent || !AckCanWait(m, ackWait_);
+      inbox_.messages.push_back(std::move(m));
+    }
+    if (!urgent) return;
+    inbox_.urgentMessages = true;
   }
   wake_.notify_one();
 }
@@ -241,13 +247,18 @@ void Node::Run() {
     bool shuttingDown = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
+      // Messages Deliver let wait were judged on the state last published;
+      // the loop may have moved on since (a new entry, a ReadIndex round), so
+      // they are judged again against the state it sleeps in.
       wake_.wait_until(lock, nextTick, [&] {
-        return stopping_ || !inbox_.Empty() || (shuttingDown_ && !failedForShutdown);
+        return stopping_ || inbox_.NeedsLoop() || !MessagesCanWait(inbox_.messages) ||
+               (shuttingDown_ && !failedForShutdown);
       });
       if (stopping_) break;
       stats_.Woke();
       std::swap(in, inbox_);
       inbox_.messageBytes = 0;
+      inbox_.urgentMessages = false;
       shuttingDown = shuttingDown_;
       if (shuttingDown) {
         // Answer whatever was queued and everything waiting, once.
@@ -572,8 +583,28 @@ void Node::PublishStatus() {
       info.peers.push_back({id, p->matchIndex, p->nextIndex, raft::ProgressStateName(p->state)});
     }
   }
+  const AckWaitState ackWait = CurrentAckWaitState();
   std::lock_guard<std::mutex> lock(mu_);
   status_ = std::move(info);
+  ackWait_ = ackWait;
+}
+
+AckWaitState Node::CurrentAckWaitState() const {
+  AckWaitState state;
+  if (!core_) return state;
+  state.leader = core_->role() == raft::Role::kLeader;
+  state.term = core_->currentTerm();
+  state.lastIndex = storage_->LastIndex();
+  state.commitIndex = core_->commitIndex();
+  state.readRoundPending = !readsAwaitingIndex_.empty();
+  return state;
+}
+
+bool Node::MessagesCanWait(const std::vector<raft::Message>& messages) const {
+  if (messages.empty()) return true;
+  const AckWaitState state = CurrentAckWaitState();
+  return std::all_of(messages.begin(), messages.end(),
+                     [&](const raft::Message& m) { return AckCanWait(m, state); });
 }
 
 std::string Node::NotLeaderMessage() const {

@@ -31,6 +31,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/ack_wait.h"
 #include "core/cluster_config.h"
 #include "core/kv_replica.h"
 #include "core/loop_stats.h"
@@ -194,8 +195,16 @@ class Node {
     std::vector<PendingProposal> proposals;
     std::vector<ReadSlot> reads;
     std::vector<std::function<void()>> tasks;  // run on the loop between Readys
-    bool Empty() const { return messages.empty() && proposals.empty() && reads.empty() && tasks.empty(); }
+    // Some message in `messages` needs the loop now (see ack_wait.h).
+    bool urgentMessages = false;
+    // Whether the loop must wake for what is here; messages that can wait
+    // are taken with the next batch of work or the next tick.
+    bool NeedsLoop() const {
+      return urgentMessages || !proposals.empty() || !reads.empty() || !tasks.empty();
+    }
   };
+  AckWaitState CurrentAckWaitState() const;  // loop thread
+  bool MessagesCanWait(const std::vector<raft::Message>& messages) const;  // loop thread
 
   explicit Node(Options options) : options_(std::move(options)) {}
   void Run();
@@ -243,6 +252,7 @@ class Node {
   bool stopping_ = false;      // under mu_: the loop exits
   bool shuttingDown_ = false;  // under mu_: calls are refused
   StatusInfo status_;          // under mu_: published by the loop
+  AckWaitState ackWait_;       // under mu_: published by the loop
 
   // Loop thread only.
   std::map<uint64_t, Waiter> waiters_;  // proposals by log index
