@@ -9,7 +9,6 @@
 #include <thrift/transport/TNonblockingServerSocket.h>
 
 #include <fcntl.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>

@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include <exception>
-#include <future>
 #include <mutex>
+#include <thread>
 
 #include <glog/logging.h>
 #include <thrift/TOutput.h>

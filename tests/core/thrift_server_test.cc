@@ -54,6 +54,11 @@ bool Connects(int port) {
   return ok;
 }
 
+std::shared_ptr<thrift::RaftServiceProcessorFactory> NullProcessors() {
+  return std::make_shared<thrift::RaftServiceProcessorFactory>(
+      std::make_shared<thrift::RaftServiceIfSingletonFactory>(std::make_shared<thrift::RaftServiceNull>()));
+}
+
 class ThriftServerDescriptors : public ::testing::TestWithParam<size_t> {};
 
 TEST_P(ThriftServerDescriptors, StopClosesEachOnceAndTheListenerEnds) {
@@ -65,11 +70,7 @@ TEST_P(ThriftServerDescriptors, StopClosesEachOnceAndTheListenerEnds) {
   o.listen = Address{"127.0.0.1", 0};
   o.workerThreads = GetParam();
   std::unique_ptr<ThriftServer> server;
-  ASSERT_TRUE(ThriftServer::Start(std::make_shared<thrift::RaftServiceProcessorFactory>(
-                                      std::make_shared<thrift::RaftServiceIfSingletonFactory>(
-                                          std::make_shared<thrift::RaftServiceNull>())),
-                                  o, &server)
-                  .ok());
+  ASSERT_TRUE(ThriftServer::Start(NullProcessors(), o, &server).ok());
   const int port = server->port();
   EXPECT_TRUE(Connects(port));  // a connection the server accepts and then closes
   server->Stop();
@@ -82,11 +83,6 @@ TEST_P(ThriftServerDescriptors, StopClosesEachOnceAndTheListenerEnds) {
 
 // 0: handlers on the IO thread (the peer server); 4: on workers (the client server).
 INSTANTIATE_TEST_SUITE_P(Workers, ThriftServerDescriptors, ::testing::Values(0, 4));
-
-std::shared_ptr<thrift::RaftServiceProcessorFactory> NullProcessors() {
-  return std::make_shared<thrift::RaftServiceProcessorFactory>(
-      std::make_shared<thrift::RaftServiceIfSingletonFactory>(std::make_shared<thrift::RaftServiceNull>()));
-}
 
 TEST(ThriftServer, APortInUseIsAnErrorThatNamesTheAddressAndLeavesNothingOpen) {
   RouteThriftLogsToGlog();
