@@ -29,6 +29,7 @@ Status KvdServer::Start(Options options, std::unique_ptr<KvdServer>* out) {
   ThriftServer::Options client;
   client.name = "client";
   client.listen = options.clientListen;
+  client.threadPerConnection = options.clientThreadPerConnection;
   client.workerThreads = options.clientThreads;
   client.maxFrameBytes = options.maxRequestBytes;
   client.maxConnections = options.maxConnections;

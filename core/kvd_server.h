@@ -17,6 +17,9 @@ class KvdServer {
     KvServiceHandler::Options service;
     Address peerListen;    // where peers connect (usually the node's --peers address)
     Address clientListen;  // where clients connect
+    // Each client connection on a thread of its own; otherwise one IO thread
+    // reads them all and hands calls to clientThreads workers.
+    bool clientThreadPerConnection = true;
     size_t clientThreads = 32;
     size_t maxRequestBytes = 2 << 20;
     size_t maxPeerFrameBytes = 64 << 20;

@@ -6,9 +6,14 @@
 #include <thrift/concurrency/ThreadManager.h>
 #include <thrift/protocol/TBinaryProtocol.h>
 #include <thrift/server/TNonblockingServer.h>
+#include <thrift/server/TThreadedServer.h>
+#include <thrift/transport/TBufferTransports.h>
 #include <thrift/transport/TNonblockingServerSocket.h>
+#include <thrift/transport/TServerSocket.h>
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <cerrno>
 #include <cstring>
@@ -22,6 +27,7 @@ namespace kvraft::core {
 using apache::thrift::concurrency::ThreadFactory;
 using apache::thrift::concurrency::ThreadManager;
 using apache::thrift::server::TNonblockingServer;
+using apache::thrift::server::TThreadedServer;
 
 namespace {
 
@@ -29,10 +35,14 @@ namespace {
 // the owner of each connection taken on.
 class ServerEvents : public apache::thrift::server::TServerEventHandler {
  public:
-  explicit ServerEvents(std::function<void()> onConnection) : onConnection_(std::move(onConnection)) {}
+  // `connectionThread`: a name for the thread of each connection ("": the
+  // connections share threads, which are named elsewhere).
+  ServerEvents(std::function<void()> onConnection, std::string connectionThread)
+      : onConnection_(std::move(onConnection)), connectionThread_(std::move(connectionThread)) {}
   void preServe() override { ready_.set_value(); }
   void* createContext(std::shared_ptr<apache::thrift::protocol::TProtocol>,
                       std::shared_ptr<apache::thrift::protocol::TProtocol>) override {
+    if (!connectionThread_.empty()) SetThreadName(connectionThread_);
     if (onConnection_) onConnection_();
     return nullptr;
   }
@@ -40,7 +50,64 @@ class ServerEvents : public apache::thrift::server::TServerEventHandler {
 
  private:
   std::function<void()> onConnection_;
+  const std::string connectionThread_;
   std::promise<void> ready_;
+};
+
+// A framed transport whose read budget starts afresh with every frame, so
+// that a long-lived connection is limited per message (the frame size),
+// not by the total it has ever received (THRIFT-5492).
+class FramePerBudgetTransport : public apache::thrift::transport::TFramedTransport {
+ public:
+  using TFramedTransport::TFramedTransport;
+
+ protected:
+  bool readFrame() override {
+    resetConsumedMessageSize();
+    return TFramedTransport::readFrame();
+  }
+};
+
+class FramePerBudgetFactory : public apache::thrift::transport::TTransportFactory {
+ public:
+  explicit FramePerBudgetFactory(size_t maxFrameBytes) : maxFrameBytes_(maxFrameBytes) {}
+  std::shared_ptr<apache::thrift::transport::TTransport> getTransport(
+      std::shared_ptr<apache::thrift::transport::TTransport> socket) override {
+    auto framed = std::make_shared<FramePerBudgetTransport>(std::move(socket));
+    framed->setMaxFrameSize(static_cast<uint32_t>(maxFrameBytes_));
+    return framed;
+  }
+
+ private:
+  const size_t maxFrameBytes_;
+};
+
+// The threaded shape's listener: a connection that arrives while
+// `maxConnections` are open is closed at once, as TNonblockingServer's
+// T_OVERLOAD_CLOSE_ON_ACCEPT does, rather than left waiting in the backlog
+// for a thread.
+class LimitedServerSocket : public apache::thrift::transport::TServerSocket {
+ public:
+  LimitedServerSocket(const std::string& host, int port, size_t maxConnections, std::string name)
+      : TServerSocket(host, port), maxConnections_(maxConnections), name_(std::move(name)) {}
+  // The number of open connections; set before serve().
+  void countOpen(std::function<int64_t()> open) { open_ = std::move(open); }
+
+ protected:
+  std::shared_ptr<apache::thrift::transport::TTransport> acceptImpl() override {
+    while (true) {
+      std::shared_ptr<apache::thrift::transport::TTransport> c = TServerSocket::acceptImpl();
+      if (!open_ || open_() < static_cast<int64_t>(maxConnections_)) return c;
+      LOG_EVERY_N(WARNING, 100) << "closed a new " << name_ << " connection: " << maxConnections_
+                                << " are open already";
+      c->close();
+    }
+  }
+
+ private:
+  const size_t maxConnections_;
+  const std::string name_;
+  std::function<int64_t()> open_;
 };
 
 // The listening socket, with a descriptor of its own for the IO thread.
@@ -70,36 +137,64 @@ class ListenSocket : public apache::thrift::transport::TNonblockingServerSocket 
   THRIFT_SOCKET forIoThread_ = -1;  // closed by the IO thread, never here
 };
 
+constexpr int kThreadedSendTimeoutMs = 10000;
+
+// The port the threaded shape's listener is bound to (asked for 0: the
+// kernel's choice).
+int BoundPort(apache::thrift::server::TServer& server) {
+  const THRIFT_SOCKET fd = server.getServerTransport()->getSocketFD();
+  sockaddr_storage addr{};
+  socklen_t len = sizeof(addr);
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return 0;
+  if (addr.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+  return ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+}
+
 }  // namespace
 
 Status ThriftServer::Start(std::shared_ptr<apache::thrift::TProcessorFactory> processors,
                            const Options& options, std::unique_ptr<ThriftServer>* out) {
   std::unique_ptr<ThriftServer> s(new ThriftServer);
   s->options_ = options;
-  auto socket = std::make_shared<ListenSocket>(options.listen.host, options.listen.port);
   auto protocols = std::make_shared<apache::thrift::protocol::TBinaryProtocolFactory>();
-  if (options.workerThreads > 0) {
-    s->workers_ = ThreadManager::newSimpleThreadManager(options.workerThreads);
-    s->workers_->threadFactory(std::make_shared<ThreadFactory>());
-    s->workers_->start();
-    s->server_ = std::make_shared<TNonblockingServer>(processors, protocols, socket, s->workers_);
-  } else {
-    s->server_ = std::make_shared<TNonblockingServer>(processors, protocols, socket);
-  }
-  s->server_->setMaxFrameSize(options.maxFrameBytes);
-  s->server_->setMaxConnections(options.maxConnections);
-  s->server_->setOverloadAction(apache::thrift::server::T_OVERLOAD_CLOSE_ON_ACCEPT);
-  auto events = std::make_shared<ServerEvents>(options.onConnection);
+  auto events = std::make_shared<ServerEvents>(options.onConnection,
+                                               options.threadPerConnection ? options.name + "-conn" : "");
   std::future<void> listening = events->future();
+  if (options.threadPerConnection) {
+    auto socket = std::make_shared<LimitedServerSocket>(options.listen.host, options.listen.port,
+                                                        options.maxConnections, options.name);
+    // A client that stops reading would hold its thread, and Stop(), for
+    // ever; past this its connection is closed instead.
+    socket->setSendTimeout(kThreadedSendTimeoutMs);
+    auto server = std::make_shared<TThreadedServer>(
+        processors, socket, std::make_shared<FramePerBudgetFactory>(options.maxFrameBytes), protocols);
+    socket->countOpen([server = server.get()] { return server->getConcurrentClientCount(); });
+    s->server_ = server;
+  } else {
+    auto socket = std::make_shared<ListenSocket>(options.listen.host, options.listen.port);
+    if (options.workerThreads > 0) {
+      s->workers_ = ThreadManager::newSimpleThreadManager(options.workerThreads);
+      s->workers_->threadFactory(std::make_shared<ThreadFactory>());
+      s->workers_->start();
+      s->nonblocking_ = new TNonblockingServer(processors, protocols, socket, s->workers_);
+    } else {
+      s->nonblocking_ = new TNonblockingServer(processors, protocols, socket);
+    }
+    s->server_.reset(s->nonblocking_);
+    s->nonblocking_->setMaxFrameSize(options.maxFrameBytes);
+    s->nonblocking_->setMaxConnections(options.maxConnections);
+    s->nonblocking_->setOverloadAction(apache::thrift::server::T_OVERLOAD_CLOSE_ON_ACCEPT);
+  }
   s->server_->setServerEventHandler(events);
 
   auto failed = std::make_shared<std::promise<std::string>>();
   std::future<std::string> failure = failed->get_future();
   auto served = std::make_shared<std::promise<void>>();
   s->served_ = served->get_future();
-  TNonblockingServer* server = s->server_.get();
-  s->thread_ = std::thread([server, failed, served, name = options.name] {
-    SetThreadName(name + "-io");
+  apache::thrift::server::TServer* server = s->server_.get();
+  const std::string threadName = options.name + (options.threadPerConnection ? "-accept" : "-io");
+  s->thread_ = std::thread([server, failed, served, threadName] {
+    SetThreadName(threadName);
     try {
       server->serve();
     } catch (const std::exception& e) {
@@ -117,7 +212,7 @@ Status ThriftServer::Start(std::shared_ptr<apache::thrift::TProcessorFactory> pr
                              " (is another process using the port?)");
     }
   }
-  s->port_ = s->server_->getListenPort();
+  s->port_ = s->nonblocking_ != nullptr ? s->nonblocking_->getListenPort() : BoundPort(*s->server_);
   LOG(INFO) << "serving " << options.name << " requests on " << options.listen.host << ":" << s->port_;
   *out = std::move(s);
   return Status::Ok();
@@ -127,7 +222,8 @@ ThriftServer::~ThriftServer() { Stop(); }
 
 void ThriftServer::WaitIdle(std::chrono::milliseconds limit) {
   const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (server_ && server_->getNumActiveProcessors() > 0 && std::chrono::steady_clock::now() < deadline) {
+  while (nonblocking_ != nullptr && nonblocking_->getNumActiveProcessors() > 0 &&
+         std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
 }
@@ -136,14 +232,24 @@ void ThriftServer::Stop() {
   if (!server_) return;
   // Thrift drops a stop() that comes before the IO thread has made the pipe
   // it is woken through, which happens just after preServe (when Start()
-  // returns): so it is repeated until serve() has returned.
+  // returns): so it is repeated until serve() has returned. The threaded
+  // shape interrupts its connections' reads; a handler that is running
+  // writes its answer first, and serve() returns once every connection's
+  // thread has ended.
   if (served_.valid()) {
-    do {
+    if (nonblocking_ == nullptr) {
+      // Its listener made the interrupt it is stopped through before
+      // preServe; once serve() is done with it, it is closed.
       server_->stop();
-    } while (served_.wait_for(std::chrono::milliseconds(10)) != std::future_status::ready);
+    } else {
+      do {
+        server_->stop();
+      } while (served_.wait_for(std::chrono::milliseconds(10)) != std::future_status::ready);
+    }
   }
   if (thread_.joinable()) thread_.join();
   if (workers_) workers_->stop();
+  nonblocking_ = nullptr;
   server_.reset();
   workers_.reset();
 }

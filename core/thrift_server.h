@@ -1,10 +1,21 @@
 #pragma once
-// ThriftServer: one listening Thrift service of kvd, on TNonblockingServer
-// (framed transport, binary protocol). TNonblockingServer hands each request
-// to the protocol in a memory buffer of its own, so Thrift 0.17's read
-// budget (THRIFT-5492: threaded servers drop a connection after ~100 MiB
-// received) applies per message, not per connection; and a stalled peer
-// costs a buffer, not a thread.
+// ThriftServer: one listening Thrift service of kvd (framed transport,
+// binary protocol), in one of two shapes:
+//
+//  - TNonblockingServer: an IO thread reads every connection and hands each
+//    request to a worker (or runs it itself, for handlers that never block).
+//    A stalled connection costs a buffer, not a thread. The peer service.
+//  - TThreadedServer (threadPerConnection): each connection has a thread
+//    that reads a request, runs the handler and writes the answer itself.
+//    A call that blocks until its command is applied then crosses no
+//    thread besides the Raft loop; through an IO thread and a worker it
+//    crosses two more on the way in and out. The client service.
+//
+// Thrift 0.17 counts every byte a transport reads against one 100 MiB
+// budget per connection and drops the connection when it runs out
+// (THRIFT-5492); TNonblockingServer reads each request into a fresh buffer,
+// and the threaded shape starts each frame with a fresh budget, so the
+// limit applies per message in both.
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -22,6 +33,7 @@ namespace concurrency {
 class ThreadManager;
 }
 namespace server {
+class TServer;
 class TNonblockingServer;
 }
 }  // namespace apache::thrift
@@ -33,14 +45,18 @@ class ThriftServer {
   struct Options {
     std::string name;  // for logs: "peer" or "client"
     Address listen;
-    // Handlers that block (client calls wait for the log) run on this many
-    // worker threads; 0 runs them on the IO thread (they must not block).
+    // A thread for each connection instead of an IO thread (and workers).
+    bool threadPerConnection = false;
+    // Without threadPerConnection: handlers that block (client calls wait
+    // for the log) run on this many worker threads; 0 runs them on the IO
+    // thread (they must not block).
     size_t workerThreads = 0;
     // A request frame over this is refused by closing the connection.
     size_t maxFrameBytes = 16 << 20;
     // Connections beyond this are closed as they arrive.
     size_t maxConnections = 1024;
-    // Called on the IO thread for each connection it takes on; must not block.
+    // Called for each connection taken on, on the thread that will serve
+    // it; must not block.
     std::function<void()> onConnection;
   };
 
@@ -50,7 +66,8 @@ class ThriftServer {
                       const Options& options, std::unique_ptr<ThriftServer>* out);
   ~ThriftServer();  // Stop()s
 
-  // Waits (at most `limit`) until no handler is running.
+  // Waits (at most `limit`) until no handler is running. (With a thread per
+  // connection, Stop() itself lets running handlers answer first.)
   void WaitIdle(std::chrono::milliseconds limit);
   // Closes the listener and every connection, and joins the threads.
   void Stop();
@@ -61,7 +78,8 @@ class ThriftServer {
 
   Options options_;
   std::shared_ptr<apache::thrift::concurrency::ThreadManager> workers_;
-  std::shared_ptr<apache::thrift::server::TNonblockingServer> server_;
+  std::shared_ptr<apache::thrift::server::TServer> server_;
+  apache::thrift::server::TNonblockingServer* nonblocking_ = nullptr;  // in server_, if that shape
   std::thread thread_;
   std::future<void> served_;  // ready once serve() has returned
   int port_ = 0;

@@ -8,6 +8,10 @@
 // The server is stopped as soon as Start() returns, which once lost the stop
 // (Thrift makes the IO thread's wake-up pipe only after Start's signal) and
 // left Stop() waiting forever: the ctest timeout is what fails then.
+//
+// The thread-per-connection shape has tests of its own: Thrift's per
+// connection read budget, the connection limit, and a stop while a handler
+// runs.
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -15,10 +19,17 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
+#include <thrift/protocol/TBinaryProtocol.h>
+#include <thrift/transport/TBufferTransports.h>
+#include <thrift/transport/TSocket.h>
+
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <filesystem>
+#include <future>
 #include <memory>
+#include <thread>
 
 #include "RaftService.h"
 #include "core/thrift_server.h"
@@ -59,7 +70,14 @@ std::shared_ptr<thrift::RaftServiceProcessorFactory> NullProcessors() {
       std::make_shared<thrift::RaftServiceIfSingletonFactory>(std::make_shared<thrift::RaftServiceNull>()));
 }
 
-class ThriftServerDescriptors : public ::testing::TestWithParam<size_t> {};
+// The three ways kvd serves: handlers on the IO thread (the peer server),
+// on workers, and on a thread per connection (the client server).
+struct Shape {
+  bool threadPerConnection;
+  size_t workerThreads;
+};
+
+class ThriftServerDescriptors : public ::testing::TestWithParam<Shape> {};
 
 TEST_P(ThriftServerDescriptors, StopClosesEachOnceAndTheListenerEnds) {
   RouteThriftLogsToGlog();
@@ -68,10 +86,12 @@ TEST_P(ThriftServerDescriptors, StopClosesEachOnceAndTheListenerEnds) {
   ThriftServer::Options o;
   o.name = "descriptor-test";
   o.listen = Address{"127.0.0.1", 0};
-  o.workerThreads = GetParam();
+  o.threadPerConnection = GetParam().threadPerConnection;
+  o.workerThreads = GetParam().workerThreads;
   std::unique_ptr<ThriftServer> server;
   ASSERT_TRUE(ThriftServer::Start(NullProcessors(), o, &server).ok());
   const int port = server->port();
+  ASSERT_GT(port, 0);
   EXPECT_TRUE(Connects(port));  // a connection the server accepts and then closes
   server->Stop();
   server.reset();
@@ -81,8 +101,13 @@ TEST_P(ThriftServerDescriptors, StopClosesEachOnceAndTheListenerEnds) {
   EXPECT_EQ(OpenDescriptors(), before) << "descriptors left open after Stop";
 }
 
-// 0: handlers on the IO thread (the peer server); 4: on workers (the client server).
-INSTANTIATE_TEST_SUITE_P(Workers, ThriftServerDescriptors, ::testing::Values(0, 4));
+INSTANTIATE_TEST_SUITE_P(Shapes, ThriftServerDescriptors,
+                         ::testing::Values(Shape{false, 0}, Shape{false, 4}, Shape{true, 0}),
+                         [](const ::testing::TestParamInfo<Shape>& info) {
+                           return info.param.threadPerConnection
+                                      ? std::string("ThreadPerConnection")
+                                      : "Workers" + std::to_string(info.param.workerThreads);
+                         });
 
 TEST(ThriftServer, APortInUseIsAnErrorThatNamesTheAddressAndLeavesNothingOpen) {
   RouteThriftLogsToGlog();
@@ -98,17 +123,138 @@ TEST(ThriftServer, APortInUseIsAnErrorThatNamesTheAddressAndLeavesNothingOpen) {
   o.name = "second";
   o.listen.port = port;
   o.workerThreads = 2;
-  std::unique_ptr<ThriftServer> second;
-  const Status s = ThriftServer::Start(NullProcessors(), o, &second);
-  EXPECT_EQ(s.code(), Status::Code::kIOError) << s.ToString();
-  EXPECT_NE(s.ToString().find("127.0.0.1:" + std::to_string(port)), std::string::npos)
-      << s.ToString();
-  EXPECT_EQ(second, nullptr);
-  EXPECT_TRUE(Connects(port)) << "the failed start disturbed the first server";
+  for (bool threadPerConnection : {false, true}) {
+    o.threadPerConnection = threadPerConnection;
+    std::unique_ptr<ThriftServer> second;
+    const Status s = ThriftServer::Start(NullProcessors(), o, &second);
+    EXPECT_EQ(s.code(), Status::Code::kIOError) << s.ToString();
+    EXPECT_NE(s.ToString().find("127.0.0.1:" + std::to_string(port)), std::string::npos)
+        << s.ToString();
+    EXPECT_EQ(second, nullptr);
+    EXPECT_TRUE(Connects(port)) << "the failed start disturbed the first server";
+  }
 
   first.reset();
   EXPECT_EQ(gClosesOfFreeNumbers.load(), 0);
   EXPECT_EQ(OpenDescriptors(), before) << "descriptors left open";
+}
+
+// A RaftService that counts what it is given, and whose Hello can be held
+// until the test lets it answer.
+class CountingPeer : public thrift::RaftServiceIf {
+ public:
+  void Hello(thrift::HelloResponse& out, const std::string&, int64_t fromNode, int64_t) override {
+    if (fromNode == kHeldHello) {
+      helloStarted_.set_value();
+      releaseHello_.wait();
+    }
+    out.code = thrift::HelloCode::OK;
+    out.message = "hello " + std::to_string(fromNode);
+  }
+  void Deliver(const std::string& clusterId, int64_t, const std::vector<thrift::RaftMessage>&) override {
+    bytes_ += clusterId.size();
+  }
+
+  static constexpr int64_t kHeldHello = 7;
+  std::promise<void> helloStarted_;
+  std::shared_future<void> releaseHello_;
+  std::atomic<uint64_t> bytes_{0};
+};
+
+// A client connection, framed like kvd's.
+struct Link {
+  explicit Link(int port)
+      : socket(std::make_shared<apache::thrift::transport::TSocket>("127.0.0.1", port)),
+        framed(std::make_shared<apache::thrift::transport::TFramedTransport>(socket)),
+        rpc(std::make_shared<apache::thrift::protocol::TBinaryProtocol>(framed)) {
+    socket->setRecvTimeout(5000);
+    framed->open();
+  }
+  std::string Hello(int64_t from) {
+    thrift::HelloResponse r;
+    rpc.Hello(r, "c", from, 1);
+    return r.message;
+  }
+  std::shared_ptr<apache::thrift::transport::TSocket> socket;
+  std::shared_ptr<apache::thrift::transport::TFramedTransport> framed;
+  thrift::RaftServiceClient rpc;
+};
+
+std::unique_ptr<ThriftServer> StartThreaded(std::shared_ptr<CountingPeer> peer, size_t maxConnections) {
+  RouteThriftLogsToGlog();
+  ThriftServer::Options o;
+  o.name = "threaded-test";
+  o.listen = Address{"127.0.0.1", 0};
+  o.threadPerConnection = true;
+  o.maxFrameBytes = 2 << 20;
+  o.maxConnections = maxConnections;
+  std::unique_ptr<ThriftServer> server;
+  const Status s = ThriftServer::Start(
+      std::make_shared<thrift::RaftServiceProcessorFactory>(
+          std::make_shared<thrift::RaftServiceIfSingletonFactory>(std::move(peer))),
+      o, &server);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return server;
+}
+
+// Thrift 0.17's threaded servers count every byte a connection reads
+// against one 100 MiB budget and then drop it; a kvd client connection
+// lives for days.
+TEST(ThriftServerThreadPerConnection, OneConnectionCarriesMoreThanThriftsReadBudget) {
+  auto peer = std::make_shared<CountingPeer>();
+  std::unique_ptr<ThriftServer> server = StartThreaded(peer, 16);
+  ASSERT_NE(server, nullptr);
+  Link link(server->port());
+  const std::string mebibyte(1 << 20, 'x');
+  constexpr uint64_t kMessages = 120;  // past the 100 MiB default
+  for (uint64_t i = 0; i < kMessages; ++i) link.rpc.Deliver(mebibyte, 1, {});
+  EXPECT_EQ(link.Hello(1), "hello 1") << "the connection did not survive";
+  EXPECT_EQ(peer->bytes_.load(), kMessages * mebibyte.size());
+}
+
+TEST(ThriftServerThreadPerConnection, AConnectionOverTheLimitIsClosedAndTheOthersGoOn) {
+  auto peer = std::make_shared<CountingPeer>();
+  std::unique_ptr<ThriftServer> server = StartThreaded(peer, 2);
+  ASSERT_NE(server, nullptr);
+  Link first(server->port());
+  Link second(server->port());
+  EXPECT_EQ(first.Hello(1), "hello 1");  // both are being served
+  EXPECT_EQ(second.Hello(2), "hello 2");
+  Link third(server->port());  // the kernel accepts it; the server closes it
+  EXPECT_THROW(third.Hello(3), apache::thrift::transport::TTransportException);
+  EXPECT_EQ(first.Hello(1), "hello 1");
+  EXPECT_EQ(second.Hello(2), "hello 2");
+  first.framed->close();
+  // A place is free again once the first connection's thread has ended.
+  bool served = false;
+  for (int attempt = 0; attempt < 100 && !served; ++attempt) {
+    Link again(server->port());
+    try {
+      served = again.Hello(4) == "hello 4";
+    } catch (const apache::thrift::transport::TTransportException&) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  EXPECT_TRUE(served) << "a closed connection's place was never given to a new one";
+}
+
+TEST(ThriftServerThreadPerConnection, StopLetsARunningCallAnswerFirst) {
+  auto peer = std::make_shared<CountingPeer>();
+  std::promise<void> release;
+  peer->releaseHello_ = release.get_future().share();
+  std::future<void> started = peer->helloStarted_.get_future();
+  std::unique_ptr<ThriftServer> server = StartThreaded(peer, 16);
+  ASSERT_NE(server, nullptr);
+  Link link(server->port());
+  std::future<std::string> answer =
+      std::async(std::launch::async, [&] { return link.Hello(CountingPeer::kHeldHello); });
+  ASSERT_EQ(started.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  std::thread stopper([&] { server->Stop(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // Stop is under way
+  release.set_value();
+  EXPECT_EQ(answer.get(), "hello 7");
+  stopper.join();
+  EXPECT_FALSE(Connects(server->port()));
 }
 
 }  // namespace
