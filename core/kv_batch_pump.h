@@ -9,7 +9,9 @@
 // batch comes back (or fails), its sender calls each call's `done`, one
 // after another. A batch of N calls thus costs one
 // thread wake-up instead of N, which is what a process making thousands of
-// calls a second on a few cores needs (bench/RESULTS.md).
+// calls a second on a few cores needs (bench/RESULTS.md). A call submitted
+// from the `done` of a batch's last call is left for the sender that told
+// it, which looks at the queue next, rather than waking another.
 //
 // A call still queued when its `end` passes is done with
 // kNoFreeConnection at that moment; the calls are checked oldest first,

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -103,6 +104,47 @@ TEST(BatchPump, CallsMadeWhileABatchIsOutTravelTogetherAndTheSendersTellThem) {
   }
   EXPECT_EQ(outcomes.threads().count(std::this_thread::get_id()), 0u);
   EXPECT_TRUE(outcomes.twice().empty());
+}
+
+// A client that makes its next call from its last one's done (kvbench's
+// closed loop): the sender that told the call is left to send the next one
+// (no other sender is woken for it), so the chain must never stall, with
+// one batch out at a time or more.
+TEST(BatchPump, CallsMadeFromTheirPredecessorsDoneAllGoOutInOrder) {
+  for (size_t maxInFlight : {1, 2}) {
+    std::mutex mu;
+    std::vector<std::string> sent;
+    constexpr int kChain = 200;
+    Outcomes outcomes;
+    {
+      BatchPump pump({.maxInFlight = maxInFlight, .maxOps = 16, .maxBytes = 1024},
+                     [&](const BatchQueue::Batch& b) {
+                       {
+                         std::lock_guard<std::mutex> lock(mu);
+                         for (const auto& c : b) sent.push_back(c->op.get.key);
+                       }
+                       for (const auto& c : b) c->delivery = Delivery::kAnswered;
+                     });
+      std::function<void(int)> submit = [&](int n) {
+        std::shared_ptr<BatchCall> call = outcomes.Call(std::to_string(n));
+        call->done = [&, n, record = call->done](BatchCall& c) {
+          record(c);
+          if (n + 1 < kChain) submit(n + 1);
+        };
+        pump.Submit(call);
+      };
+      submit(0);
+      ASSERT_TRUE(outcomes.WaitDone(kChain)) << "the chain stalled with " << maxInFlight
+                                             << " batches allowed out";
+    }
+    std::vector<std::string> expected;
+    for (int n = 0; n < kChain; ++n) expected.push_back(std::to_string(n));
+    EXPECT_EQ(sent, expected);
+    for (const auto& [key, delivery] : outcomes.deliveries()) {
+      EXPECT_EQ(delivery, Delivery::kAnswered) << key;
+    }
+    EXPECT_TRUE(outcomes.twice().empty());
+  }
 }
 
 TEST(BatchPump, AnotherBatchGoesOutBesideTheFirstByTheSameRuleAsTheQueue) {
