@@ -19,6 +19,7 @@
 #include <cstring>
 #include <future>
 #include <string_view>
+#include <thread>
 
 #include "core/thread_name.h"
 
@@ -82,10 +83,11 @@ class FramePerBudgetFactory : public apache::thrift::transport::TTransportFactor
   const size_t maxFrameBytes_;
 };
 
-// The threaded shape's listener: a connection that arrives while
+// The threaded shape's listener. A connection that arrives while
 // `maxConnections` are open is closed at once, as TNonblockingServer's
 // T_OVERLOAD_CLOSE_ON_ACCEPT does, rather than left waiting in the backlog
-// for a thread.
+// for a thread. A failed accept (out of descriptors, say) is retried:
+// TThreadedServer would otherwise stop serving for good on the first one.
 class LimitedServerSocket : public apache::thrift::transport::TServerSocket {
  public:
   LimitedServerSocket(const std::string& host, int port, size_t maxConnections, std::string name)
@@ -95,8 +97,19 @@ class LimitedServerSocket : public apache::thrift::transport::TServerSocket {
 
  protected:
   std::shared_ptr<apache::thrift::transport::TTransport> acceptImpl() override {
+    using apache::thrift::transport::TTransportException;
     while (true) {
-      std::shared_ptr<apache::thrift::transport::TTransport> c = TServerSocket::acceptImpl();
+      std::shared_ptr<apache::thrift::transport::TTransport> c;
+      try {
+        c = TServerSocket::acceptImpl();
+      } catch (const TTransportException& e) {
+        // Stop()'s interrupt, and the timeouts the server itself retries.
+        if (e.getType() != TTransportException::UNKNOWN) throw;
+        LOG_EVERY_T(ERROR, 10) << "cannot accept " << name_ << " connections: " << e.what()
+                               << "; retrying until it can (check the open file limit, ulimit -n)";
+        std::this_thread::sleep_for(std::chrono::milliseconds(kAcceptRetryMs));
+        continue;
+      }
       if (!open_ || open_() < static_cast<int64_t>(maxConnections_)) return c;
       LOG_EVERY_N(WARNING, 100) << "closed a new " << name_ << " connection: " << maxConnections_
                                 << " are open already";
@@ -105,6 +118,7 @@ class LimitedServerSocket : public apache::thrift::transport::TServerSocket {
   }
 
  private:
+  static constexpr int kAcceptRetryMs = 20;
   const size_t maxConnections_;
   const std::string name_;
   std::function<int64_t()> open_;
@@ -261,7 +275,9 @@ void RouteThriftLogsToGlog() {
     // reports in its own words.
     const bool routine = m.find("Serving with") != m.npos || m.find("using libevent") != m.npos ||
                          m.find("registered for") != m.npos || m.find("TSocket::open()") != m.npos ||
-                         m.find("IO thread #") != m.npos;
+                         m.find("IO thread #") != m.npos ||
+                         // A failed accept, which the threaded listener reports itself.
+                         m.find("TServerSocket::acceptImpl()") != m.npos;
     if (routine) {
       VLOG(1) << "thrift: " << m;
     } else {

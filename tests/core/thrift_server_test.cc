@@ -10,9 +10,10 @@
 // left Stop() waiting forever: the ctest timeout is what fails then.
 //
 // The thread-per-connection shape has tests of its own: Thrift's per
-// connection read budget, the connection limit, and a stop while a handler
-// runs.
+// connection read budget, the connection limit, running out of
+// descriptors, and a stop while a handler runs.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <netinet/in.h>
@@ -23,6 +24,7 @@
 #include <thrift/transport/TBufferTransports.h>
 #include <thrift/transport/TSocket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -30,6 +32,7 @@
 #include <future>
 #include <memory>
 #include <thread>
+#include <vector>
 
 #include "RaftService.h"
 #include "core/thrift_server.h"
@@ -236,6 +239,60 @@ TEST(ThriftServerThreadPerConnection, AConnectionOverTheLimitIsClosedAndTheOther
     }
   }
   EXPECT_TRUE(served) << "a closed connection's place was never given to a new one";
+}
+
+// TThreadedServer stops accepting for good at the first accept that fails;
+// out of descriptors, a node would then serve no client again until it
+// restarts. It must pause instead, and serve once descriptors are free.
+TEST(ThriftServerThreadPerConnection, RunningOutOfDescriptorsOnlyPausesAccepting) {
+  auto peer = std::make_shared<CountingPeer>();
+  std::unique_ptr<ThriftServer> server = StartThreaded(peer, 1024);
+  ASSERT_NE(server, nullptr);
+  const int port = server->port();
+  rlimit normal{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &normal), 0);
+  int highest = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    highest = std::max(highest, std::stoi(e.path().filename().string()));
+  }
+  rlimit tight = normal;
+  tight.rlim_cur = static_cast<rlim_t>(highest + 1 + 16);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
+  // Three connections wait in the listener's backlog while every
+  // descriptor is taken, so each accept of them fails (EMFILE).
+  std::vector<int> clients;
+  for (int i = 0; i < 3; ++i) clients.push_back(::socket(AF_INET, SOCK_STREAM, 0));
+  std::vector<int> fillers;
+  while (true) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) break;
+    fillers.push_back(fd);
+  }
+  ASSERT_EQ(errno, EMFILE);
+  for (int fd : clients) {
+    ASSERT_GE(fd, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    // The listener defers a connection (TCP_DEFER_ACCEPT) until it sends.
+    ASSERT_EQ(::send(fd, "\0\0\0", 3, 0), 3);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // accepts fail meanwhile
+  for (int fd : fillers) ::close(fd);
+  for (int fd : clients) ::close(fd);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &normal), 0);
+  bool served = false;
+  for (int attempt = 0; attempt < 100 && !served; ++attempt) {
+    try {
+      Link link(port);
+      served = link.Hello(5) == "hello 5";
+    } catch (const apache::thrift::transport::TTransportException&) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  EXPECT_TRUE(served) << "the server stopped accepting after running out of descriptors";
 }
 
 TEST(ThriftServerThreadPerConnection, StopLetsARunningCallAnswerFirst) {
