@@ -249,7 +249,16 @@ TEST(ThriftServerThreadPerConnection, RunningOutOfDescriptorsOnlyPausesAccepting
   std::unique_ptr<ThriftServer> server = StartThreaded(peer, 1024);
   ASSERT_NE(server, nullptr);
   const int port = server->port();
-  rlimit normal{};
+  // Whatever fails below, the other tests get their descriptors back.
+  struct Restore {
+    rlimit normal{};
+    std::vector<int> fds;
+    ~Restore() {
+      for (int fd : fds) ::close(fd);
+      ::setrlimit(RLIMIT_NOFILE, &normal);
+    }
+  } restore;
+  rlimit& normal = restore.normal;
   ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &normal), 0);
   int highest = 0;
   for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
@@ -261,16 +270,18 @@ TEST(ThriftServerThreadPerConnection, RunningOutOfDescriptorsOnlyPausesAccepting
   // Three connections wait in the listener's backlog while every
   // descriptor is taken, so each accept of them fails (EMFILE).
   std::vector<int> clients;
-  for (int i = 0; i < 3; ++i) clients.push_back(::socket(AF_INET, SOCK_STREAM, 0));
-  std::vector<int> fillers;
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(::socket(AF_INET, SOCK_STREAM, 0));
+    ASSERT_GE(clients.back(), 0);
+    restore.fds.push_back(clients.back());
+  }
   while (true) {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) break;
-    fillers.push_back(fd);
+    restore.fds.push_back(fd);
   }
   ASSERT_EQ(errno, EMFILE);
   for (int fd : clients) {
-    ASSERT_GE(fd, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<uint16_t>(port));
@@ -280,8 +291,8 @@ TEST(ThriftServerThreadPerConnection, RunningOutOfDescriptorsOnlyPausesAccepting
     ASSERT_EQ(::send(fd, "\0\0\0", 3, 0), 3);
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // accepts fail meanwhile
-  for (int fd : fillers) ::close(fd);
-  for (int fd : clients) ::close(fd);
+  for (int fd : restore.fds) ::close(fd);
+  restore.fds.clear();
   ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &normal), 0);
   bool served = false;
   for (int attempt = 0; attempt < 100 && !served; ++attempt) {
