@@ -67,6 +67,9 @@ Status Node::Open(Options options, std::unique_ptr<Node>* out) {
 Node::~Node() { Stop(); }
 
 void Node::Start() {
+  // Before anyone can take the loop's turn.
+  nextTick_ = Clock::now() + std::chrono::milliseconds(options_.tickMs);
+  PublishLoopState();
   for (auto& [id, peer] : peers_) peer->Start();
   loop_ = std::thread([this] {
     SetThreadName("raft-loop");
@@ -94,6 +97,7 @@ void Node::Stop() {
 }
 
 void Node::Deliver(std::vector<raft::Message> messages, uint64_t bytes) {
+  bool runHere = true;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return;
@@ -107,10 +111,22 @@ void Node::Deliver(std::vector<raft::Message> messages, uint64_t bytes) {
     bool urgent = false;
     for (raft::Message& m : messages) {
       urgent = urgent || !AckCanWait(m, ackWait_);
+      // Installing a snapshot can take seconds; the link's IO thread keeps
+      // reading meanwhile if the loop thread does it.
+      runHere = runHere && m.type != raft::MessageType::kInstallSnapshot;
       inbox_.messages.push_back(std::move(m));
     }
     if (!urgent) return;
     inbox_.urgentMessages = true;
+  }
+  // The caller (a peer link's IO thread) is awake already: if no one has
+  // the loop's turn, it takes it, rather than waking the loop thread.
+  if (runHere) {
+    std::unique_lock<std::mutex> turn(turn_, std::try_to_lock);
+    if (turn.owns_lock()) {
+      RunOnce();
+      return;
+    }
   }
   wake_.notify_one();
 }
@@ -239,62 +255,79 @@ raft::NodeId Node::leaderHint() const {
 }
 
 void Node::Run() {
-  const auto tick = std::chrono::milliseconds(options_.tickMs);
-  Clock::time_point nextTick = Clock::now() + tick;
-  Inbox in;
-  bool failedForShutdown = false;  // the waiting calls were answered UNAVAILABLE
   while (true) {
-    bool shuttingDown = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      // Messages Deliver let wait were judged on the state last published;
-      // the loop may have moved on since (a new entry, a ReadIndex round), so
-      // they are judged again against the state it sleeps in.
-      wake_.wait_until(lock, nextTick, [&] {
-        return stopping_ || inbox_.NeedsLoop() || !MessagesCanWait(inbox_.messages) ||
-               (shuttingDown_ && !failedForShutdown);
+      // Messages Deliver let wait were judged on the state published then;
+      // they are judged again against the state the loop last published,
+      // which is the state it sleeps in.
+      wake_.wait_until(lock, publishedNextTick_, [&] {
+        return stopping_ || inbox_.NeedsLoop() || !MessagesCanWait(inbox_.messages, ackWait_) ||
+               (shuttingDown_ && !publishedFailedForShutdown_);
       });
       if (stopping_) break;
-      stats_.Woke();
-      std::swap(in, inbox_);
-      inbox_.messageBytes = 0;
-      inbox_.urgentMessages = false;
-      shuttingDown = shuttingDown_;
-      if (shuttingDown) {
-        // Answer whatever was queued and everything waiting, once.
-        for (PendingProposal& p : in.proposals) {
-          p.done.set_value({Outcome::kUnavailable, {}, "the node is shutting down; try another node"});
-        }
-        in.proposals.clear();
-        for (ReadSlot& r : in.reads) r.set_value({Outcome::kUnavailable, "the node is shutting down"});
-        in.reads.clear();
-      }
     }
-    if (shuttingDown && !failedForShutdown) {
-      FailWaiters(Outcome::kUnavailable, "the node is shutting down; try another node");
-      failedForShutdown = true;
-    }
-    TakeInput(in);
-    const Clock::time_point now = Clock::now();
-    // Ticks count real time; after a long stall (a slow disk, SIGSTOP) the
-    // missed ticks still happen, but not more than an election's worth.
-    int due = 0;
-    while (nextTick <= now && due < 2 * options_.electionTicks) {
-      core_->Tick();
-      nextTick += tick;
-      ++due;
-    }
-    if (nextTick <= now) nextTick = now + tick;
-    if (due > 0) SaveHeldCommit();
-    while (core_->HasReady()) HandleReady();
-    if (VLOG_IS_ON(1) && now >= nextStatsLog_) {
-      const std::string summary = stats_.TakeSummary(now);
-      if (nextStatsLog_ != Clock::time_point{}) VLOG(1) << summary;
-      nextStatsLog_ = now + std::chrono::seconds(10);
-    }
+    std::lock_guard<std::mutex> turn(turn_);
+    RunOnce();
   }
+  std::lock_guard<std::mutex> turn(turn_);
   SaveHeldCommit();
   FailWaiters(Outcome::kUnavailable, "the node stopped");
+}
+
+void Node::RunOnce() {
+  Inbox& in = loopInbox_;
+  bool shuttingDown = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return;
+    stats_.Woke();
+    std::swap(in, inbox_);
+    inbox_.messageBytes = 0;
+    inbox_.urgentMessages = false;
+    shuttingDown = shuttingDown_;
+    if (shuttingDown) {
+      // Answer whatever was queued and everything waiting, once.
+      for (PendingProposal& p : in.proposals) {
+        p.done.set_value({Outcome::kUnavailable, {}, "the node is shutting down; try another node"});
+      }
+      in.proposals.clear();
+      for (ReadSlot& r : in.reads) r.set_value({Outcome::kUnavailable, "the node is shutting down"});
+      in.reads.clear();
+    }
+  }
+  if (shuttingDown && !failedForShutdown_) {
+    FailWaiters(Outcome::kUnavailable, "the node is shutting down; try another node");
+    failedForShutdown_ = true;
+  }
+  TakeInput(in);
+  const Clock::time_point now = Clock::now();
+  // Ticks count real time; after a long stall (a slow disk, SIGSTOP) the
+  // missed ticks still happen, but not more than an election's worth.
+  const auto tick = std::chrono::milliseconds(options_.tickMs);
+  int due = 0;
+  while (nextTick_ <= now && due < 2 * options_.electionTicks) {
+    core_->Tick();
+    nextTick_ += tick;
+    ++due;
+  }
+  if (nextTick_ <= now) nextTick_ = now + tick;
+  if (due > 0) SaveHeldCommit();
+  while (core_->HasReady()) HandleReady();
+  if (VLOG_IS_ON(1) && now >= nextStatsLog_) {
+    const std::string summary = stats_.TakeSummary(now);
+    if (nextStatsLog_ != Clock::time_point{}) VLOG(1) << summary;
+    nextStatsLog_ = now + std::chrono::seconds(10);
+  }
+  PublishLoopState();
+}
+
+void Node::PublishLoopState() {
+  const AckWaitState ackWait = CurrentAckWaitState();
+  std::lock_guard<std::mutex> lock(mu_);
+  ackWait_ = ackWait;
+  publishedNextTick_ = nextTick_;
+  publishedFailedForShutdown_ = failedForShutdown_;
 }
 
 void Node::TakeInput(Inbox& in) {
@@ -600,9 +633,7 @@ AckWaitState Node::CurrentAckWaitState() const {
   return state;
 }
 
-bool Node::MessagesCanWait(const std::vector<raft::Message>& messages) const {
-  if (messages.empty()) return true;
-  const AckWaitState state = CurrentAckWaitState();
+bool Node::MessagesCanWait(const std::vector<raft::Message>& messages, const AckWaitState& state) {
   return std::all_of(messages.begin(), messages.end(),
                      [&](const raft::Message& m) { return AckCanWait(m, state); });
 }

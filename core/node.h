@@ -13,10 +13,15 @@
 //   -> between Readys: start a snapshot if one is due (its checkpoint runs
 //      on a thread of its own) and compact the log through a finished one.
 //
-// Only the loop thread touches the core and the stores' write side. Thrift
-// handler threads talk to it through Propose() and WaitReadable(), which
-// queue work for the loop and block until it answers or a deadline passes;
-// they read the kv state directly (KvStateMachine reads are thread-safe).
+// One pass of the loop at a time touches the core and the stores' write
+// side: a pass runs with the loop's turn (turn_). The loop thread takes it
+// when it wakes; a peer link's IO thread that delivers a message needing
+// the loop while no one holds the turn runs the pass itself, which saves
+// waking the loop thread for it (a thread switch per received message, on
+// both sides of every round). Thrift handler threads talk to the loop
+// through Propose() and WaitReadable(), which queue work for it and block
+// until it answers or a deadline passes; they read the kv state directly
+// (KvStateMachine reads are thread-safe).
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -203,11 +208,17 @@ class Node {
       return urgentMessages || !proposals.empty() || !reads.empty() || !tasks.empty();
     }
   };
-  AckWaitState CurrentAckWaitState() const;  // loop thread
-  bool MessagesCanWait(const std::vector<raft::Message>& messages) const;  // loop thread
+  AckWaitState CurrentAckWaitState() const;  // with the loop's turn
+  static bool MessagesCanWait(const std::vector<raft::Message>& messages, const AckWaitState& state);
 
   explicit Node(Options options) : options_(std::move(options)) {}
   void Run();
+  // One pass of the loop: take the inbox, step it, tick, handle every
+  // Ready. Run by whoever holds turn_: the loop thread, or a peer link's IO
+  // thread that delivered a message while no one held it.
+  void RunOnce();
+  // What the loop thread sleeps on: under mu_, from the state of the loop.
+  void PublishLoopState();
   void TakeInput(Inbox& in);
   void HandleReady();
   // Writes the Ready's hard state and entries. A hard state that differs
@@ -253,8 +264,17 @@ class Node {
   bool shuttingDown_ = false;  // under mu_: calls are refused
   StatusInfo status_;          // under mu_: published by the loop
   AckWaitState ackWait_;       // under mu_: published by the loop
+  Clock::time_point publishedNextTick_{};   // under mu_: published by the loop
+  bool publishedFailedForShutdown_ = false;  // under mu_: published by the loop
 
-  // Loop thread only.
+  // The loop's turn: whoever holds it may touch the core, the stores' write
+  // side and everything below.
+  std::mutex turn_;
+  Inbox loopInbox_;
+  Clock::time_point nextTick_{};
+  bool failedForShutdown_ = false;  // the waiting calls were answered UNAVAILABLE
+
+  // With the loop's turn only.
   std::map<uint64_t, Waiter> waiters_;  // proposals by log index
   uint64_t nextReadId_ = 1;
   std::map<uint64_t, ReadSlot> readsAwaitingIndex_;  // by ReadIndex request id
