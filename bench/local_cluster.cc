@@ -21,27 +21,37 @@
 #include "core/kv_client.h"
 
 namespace kvraft::bench {
-namespace {
 
-// A port the kernel considers free now. Another process could take it
-// before kvd binds it; on a benchmark machine that is rare enough, and
-// Start's caller sees kvd exit and the leader wait fail.
-int FreeLoopbackPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  int port = -1;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
+bool FreeLoopbackPorts(int count, std::vector<int>* ports) {
+  // Every probe stays bound until all are chosen: closed one by one, the
+  // kernel may hand the same port out again, and a cluster given one port
+  // twice cannot start ("address ... is used twice").
+  std::vector<int> probes;
+  ports->clear();
+  bool ok = true;
+  for (int i = 0; i < count && ok; ++i) {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      ok = false;
+      break;
+    }
+    probes.push_back(fd);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    socklen_t len = sizeof(addr);
+    ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+         getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+    if (ok) ports->push_back(ntohs(addr.sin_port));
   }
-  close(fd);
-  return port;
+  const int saved = errno;
+  for (int fd : probes) close(fd);
+  errno = saved;
+  return ok;
 }
+
+namespace {
 
 bool Exited(pid_t pid) {
   int status = 0;
@@ -94,14 +104,18 @@ bool LocalCluster::Start(std::string* error) {
     dataDir_ = pattern;
   }
 
+  // Another process could take one of these before kvd binds it; on a
+  // benchmark machine that is rare enough, and Start's caller then sees
+  // kvd exit and the leader wait fail.
+  std::vector<int> ports;
+  if (!FreeLoopbackPorts(2 * options_.nodes, &ports)) {
+    *error = std::string("no free loopback port: ") + std::strerror(errno);
+    return false;
+  }
   std::string peers, clients;
   for (int n = 1; n <= options_.nodes; ++n) {
-    const int peerPort = FreeLoopbackPort();
-    const int clientPort = FreeLoopbackPort();
-    if (peerPort < 0 || clientPort < 0) {
-      *error = std::string("no free loopback port: ") + std::strerror(errno);
-      return false;
-    }
+    const int peerPort = ports[2 * (n - 1)];
+    const int clientPort = ports[2 * (n - 1) + 1];
     const std::string sep = n == 1 ? "" : ",";
     peers += sep + std::to_string(n) + "=127.0.0.1:" + std::to_string(peerPort);
     const std::string client = "127.0.0.1:" + std::to_string(clientPort);

@@ -64,4 +64,8 @@ class LocalCluster {
 // cannot be read or parsed.
 double ProcessCpuSeconds(pid_t pid);
 
+// `count` distinct loopback ports the kernel considers free now; false
+// (errno set) if it has none to give.
+bool FreeLoopbackPorts(int count, std::vector<int>* ports);
+
 }  // namespace kvraft::bench
