@@ -169,7 +169,6 @@ int BoundPort(apache::thrift::server::TServer& server) {
 Status ThriftServer::Start(std::shared_ptr<apache::thrift::TProcessorFactory> processors,
                            const Options& options, std::unique_ptr<ThriftServer>* out) {
   std::unique_ptr<ThriftServer> s(new ThriftServer);
-  s->options_ = options;
   auto protocols = std::make_shared<apache::thrift::protocol::TBinaryProtocolFactory>();
   auto events = std::make_shared<ServerEvents>(options.onConnection,
                                                options.threadPerConnection ? options.name + "-conn" : "");

@@ -76,7 +76,6 @@ class ThriftServer {
  private:
   ThriftServer() = default;
 
-  Options options_;
   std::shared_ptr<apache::thrift::concurrency::ThreadManager> workers_;
   std::shared_ptr<apache::thrift::server::TServer> server_;
   apache::thrift::server::TNonblockingServer* nonblocking_ = nullptr;  // in server_, if that shape

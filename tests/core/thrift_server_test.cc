@@ -56,14 +56,19 @@ size_t OpenDescriptors() {
   return n;
 }
 
-// Whether a TCP connection to 127.0.0.1:port is accepted by someone.
-bool Connects(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+// Connects `fd` to 127.0.0.1:port; true if someone accepted.
+bool ConnectLoopback(int fd, int port) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  return ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+}
+
+// Whether a TCP connection to 127.0.0.1:port is accepted by someone.
+bool Connects(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  const bool ok = ConnectLoopback(fd, port);
   ::close(fd);
   return ok;
 }
@@ -200,6 +205,21 @@ std::unique_ptr<ThriftServer> StartThreaded(std::shared_ptr<CountingPeer> peer, 
   return server;
 }
 
+// Whether a new connection gets node `from`'s Hello answered, trying for
+// about two seconds: a server frees places and resumes accepting on
+// threads of its own.
+bool ServedSoon(int port, int64_t from) {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    try {
+      Link link(port);
+      if (link.Hello(from) == "hello " + std::to_string(from)) return true;
+    } catch (const apache::thrift::transport::TTransportException&) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  return false;
+}
+
 // Thrift 0.17's threaded servers count every byte a connection reads
 // against one 100 MiB budget and then drop it; a kvd client connection
 // lives for days.
@@ -229,16 +249,8 @@ TEST(ThriftServerThreadPerConnection, AConnectionOverTheLimitIsClosedAndTheOther
   EXPECT_EQ(second.Hello(2), "hello 2");
   first.framed->close();
   // A place is free again once the first connection's thread has ended.
-  bool served = false;
-  for (int attempt = 0; attempt < 100 && !served; ++attempt) {
-    Link again(server->port());
-    try {
-      served = again.Hello(4) == "hello 4";
-    } catch (const apache::thrift::transport::TTransportException&) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-  }
-  EXPECT_TRUE(served) << "a closed connection's place was never given to a new one";
+  EXPECT_TRUE(ServedSoon(server->port(), 4))
+      << "a closed connection's place was never given to a new one";
 }
 
 // TThreadedServer stops accepting for good at the first accept that fails;
@@ -282,11 +294,7 @@ TEST(ThriftServerThreadPerConnection, RunningOutOfDescriptorsOnlyPausesAccepting
   }
   ASSERT_EQ(errno, EMFILE);
   for (int fd : clients) {
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    ASSERT_TRUE(ConnectLoopback(fd, port));
     // The listener defers a connection (TCP_DEFER_ACCEPT) until it sends.
     ASSERT_EQ(::send(fd, "\0\0\0", 3, 0), 3);
   }
@@ -294,16 +302,7 @@ TEST(ThriftServerThreadPerConnection, RunningOutOfDescriptorsOnlyPausesAccepting
   for (int fd : restore.fds) ::close(fd);
   restore.fds.clear();
   ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &normal), 0);
-  bool served = false;
-  for (int attempt = 0; attempt < 100 && !served; ++attempt) {
-    try {
-      Link link(port);
-      served = link.Hello(5) == "hello 5";
-    } catch (const apache::thrift::transport::TTransportException&) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-  }
-  EXPECT_TRUE(served) << "the server stopped accepting after running out of descriptors";
+  EXPECT_TRUE(ServedSoon(port, 5)) << "the server stopped accepting after running out of descriptors";
 }
 
 TEST(ThriftServerThreadPerConnection, StopLetsARunningCallAnswerFirst) {
