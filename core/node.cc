@@ -67,7 +67,7 @@ Status Node::Open(Options options, std::unique_ptr<Node>* out) {
 Node::~Node() { Stop(); }
 
 void Node::Start() {
-  // Before anyone can take the loop's turn.
+  // Before anyone can claim a pass.
   nextTick_ = Clock::now() + std::chrono::milliseconds(options_.tickMs);
   PublishLoopState();
   for (auto& [id, peer] : peers_) peer->Start();
@@ -97,7 +97,6 @@ void Node::Stop() {
 }
 
 void Node::Deliver(std::vector<raft::Message> messages, uint64_t bytes) {
-  bool runHere = true;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return;
@@ -109,26 +108,47 @@ void Node::Deliver(std::vector<raft::Message> messages, uint64_t bytes) {
     }
     inbox_.messageBytes += bytes;
     bool urgent = false;
+    bool snapshot = false;
     for (raft::Message& m : messages) {
       urgent = urgent || !AckCanWait(m, ackWait_);
-      // Installing a snapshot can take seconds; the link's IO thread keeps
-      // reading meanwhile if the loop thread does it.
-      runHere = runHere && m.type != raft::MessageType::kInstallSnapshot;
+      snapshot = snapshot || m.type == raft::MessageType::kInstallSnapshot;
       inbox_.messages.push_back(std::move(m));
     }
     if (!urgent) return;
     inbox_.urgentMessages = true;
-  }
-  // The caller (a peer link's IO thread) is awake already: if no one has
-  // the loop's turn, it takes it, rather than waking the loop thread.
-  if (runHere) {
-    std::unique_lock<std::mutex> turn(turn_, std::try_to_lock);
-    if (turn.owns_lock()) {
-      RunOnce();
+    if (passRunning_) return;  // the running pass looks at the inbox before it ends
+    if (snapshot) {
+      // Installing a snapshot can take seconds; the link's IO thread keeps
+      // reading meanwhile if the loop thread does it.
+      wake_.notify_one();
       return;
     }
+    passRunning_ = true;
   }
-  wake_.notify_one();
+  RunPasses(PassRunner::kPeerLink, nullptr);
+}
+
+void Node::RunPasses(PassRunner runner, const Completion* mine) {
+  for (int passes = 1;; ++passes) {
+    RunOnce();
+    const bool answered = mine != nullptr && mine->Answered();
+    std::lock_guard<std::mutex> lock(mu_);
+    const bool more = LoopHasWorkLocked();
+    bool goOn = more;
+    if (runner == PassRunner::kPeerLink) goOn = false;  // back to reading the link
+    if (runner == PassRunner::kCaller) goOn = more && !answered && passes < kMaxCallerPasses;
+    if (goOn) continue;
+    passRunning_ = false;
+    // Work left by a borrowed thread goes to the loop thread, which also
+    // waits for the pass when a tick fell due during it.
+    if ((more && runner != PassRunner::kLoop) || loopWaitsForPass_) wake_.notify_one();
+    return;
+  }
+}
+
+bool Node::LoopHasWorkLocked() const {
+  return !stopping_ && (inbox_.NeedsLoop() || !MessagesCanWait(inbox_.messages, ackWait_) ||
+                        (shuttingDown_ && !publishedFailedForShutdown_));
 }
 
 Node::ProposeResult Node::Propose(std::string command, Clock::time_point deadline) {
@@ -162,6 +182,11 @@ void Node::Completion::SetRead(ReadResult result) {
   if (--remaining_ == 0) done_.notify_one();
 }
 
+bool Node::Completion::Answered() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return remaining_ == 0;
+}
+
 std::vector<bool> Node::Completion::Wait(Clock::time_point deadline,
                                          std::vector<ProposeResult>* proposals, ReadResult* read) {
   std::unique_lock<std::mutex> lock(mu_);
@@ -177,6 +202,8 @@ std::vector<Node::ProposeResult> Node::ProposeAll(std::vector<std::string> comma
                                                   Clock::time_point deadline, ReadResult* read) {
   std::vector<ProposeResult> results(commands.size());
   auto completion = std::make_shared<Completion>(commands.size(), read != nullptr);
+  bool runPass = false;
+  bool wakeLoop = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     const char* refusal = nullptr;
@@ -194,8 +221,18 @@ std::vector<Node::ProposeResult> Node::ProposeAll(std::vector<std::string> comma
       inbox_.proposals.push_back({std::move(commands[i]), ProposalSlot{completion, i}});
     }
     if (read != nullptr) inbox_.reads.push_back(ReadSlot{completion});
+    // An idle node: this thread is awake already, and running the pass
+    // itself saves waking the loop thread (a switch on each side). A busy
+    // leader (entries wait for their acks): the loop thread's wake-up lets
+    // more calls join the pass; passes started at once by each call would
+    // write the log more often with fewer entries each (bench/RESULTS.md).
+    const bool busy = ackWait_.leader && ackWait_.lastIndex > ackWait_.commitIndex;
+    runPass = !passRunning_ && !busy;
+    wakeLoop = !passRunning_ && busy;
+    if (runPass) passRunning_ = true;
   }
-  wake_.notify_one();
+  if (runPass) RunPasses(PassRunner::kCaller, completion.get());
+  if (wakeLoop) wake_.notify_one();
   const std::vector<bool> answered = completion->Wait(deadline, &results, read);
   for (size_t i = 0; i < results.size(); ++i) {
     if (answered[i]) continue;
@@ -255,22 +292,33 @@ raft::NodeId Node::leaderHint() const {
 }
 
 void Node::Run() {
-  while (true) {
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      // Messages Deliver let wait were judged on the state published then;
-      // they are judged again against the state the loop last published,
-      // which is the state it sleeps in.
-      wake_.wait_until(lock, publishedNextTick_, [&] {
-        return stopping_ || inbox_.NeedsLoop() || !MessagesCanWait(inbox_.messages, ackWait_) ||
-               (shuttingDown_ && !publishedFailedForShutdown_);
-      });
-      if (stopping_) break;
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    if (passRunning_) {
+      // Whoever runs it ticks too, if a tick is due by then.
+      loopWaitsForPass_ = true;
+      wake_.wait(lock);
+      loopWaitsForPass_ = false;
+      continue;
     }
-    std::lock_guard<std::mutex> turn(turn_);
-    RunOnce();
+    // Messages Deliver let wait were judged on the state published then;
+    // LoopHasWorkLocked judges them again against the state the last pass
+    // published.
+    if (!LoopHasWorkLocked() && Clock::now() < publishedNextTick_) {
+      wake_.wait_until(lock, publishedNextTick_);
+      continue;
+    }
+    passRunning_ = true;
+    lock.unlock();
+    RunPasses(PassRunner::kLoop, nullptr);
+    lock.lock();
   }
-  std::lock_guard<std::mutex> turn(turn_);
+  // The last pass is the loop thread's, once a borrowed one ends; no other
+  // starts after it.
+  loopWaitsForPass_ = true;
+  wake_.wait(lock, [this] { return !passRunning_; });
+  passRunning_ = true;
+  lock.unlock();
   SaveHeldCommit();
   FailWaiters(Outcome::kUnavailable, "the node stopped");
 }

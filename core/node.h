@@ -14,13 +14,17 @@
 //      on a thread of its own) and compact the log through a finished one.
 //
 // One pass of the loop at a time touches the core and the stores' write
-// side: a pass runs with the loop's turn (turn_). The loop thread takes it
-// when it wakes; a peer link's IO thread that delivers a message needing
-// the loop while no one holds the turn runs the pass itself, which saves
-// waking the loop thread for it (a thread switch per received message, on
-// both sides of every round). Thrift handler threads talk to the loop
-// through Propose() and WaitReadable(), which queue work for it and block
-// until it answers or a deadline passes; they read the kv state directly
+// side: whoever starts a pass claims it (passRunning_, under mu_), and
+// before letting go looks at the inbox once more. A thread that queues work
+// while no pass runs (a peer link's IO thread in Deliver; a Thrift handler
+// in Propose or WaitReadable, unless the node is a leader with entries
+// waiting for acks) runs the pass itself; one that queues work while a pass
+// runs leaves it to that pass. Either way nobody wakes the loop thread,
+// which saves a thread switch on each side of every message and call. The
+// loop thread runs passes for ticks, tasks, snapshot chunks, a busy
+// leader's calls (its wake-up lets more of them join one log write) and
+// the work a borrowed thread leaves over. Handler threads then block until
+// the loop answers or a deadline passes; they read the kv state directly
 // (KvStateMachine reads are thread-safe).
 #include <atomic>
 #include <chrono>
@@ -162,13 +166,14 @@ class Node {
     Completion(size_t proposals, bool read);
     void SetProposal(size_t slot, ProposeResult result);
     void SetRead(ReadResult result);
+    bool Answered() const;
     // Waits until every result is in or `deadline` passes; then moves out
     // the results that are in and returns which are (proposals, then the read).
     std::vector<bool> Wait(Clock::time_point deadline, std::vector<ProposeResult>* proposals,
                            ReadResult* read);
 
    private:
-    std::mutex mu_;
+    mutable std::mutex mu_;
     std::condition_variable done_;
     std::vector<ProposeResult> proposals_;
     ReadResult read_;
@@ -208,15 +213,25 @@ class Node {
       return urgentMessages || !proposals.empty() || !reads.empty() || !tasks.empty();
     }
   };
-  AckWaitState CurrentAckWaitState() const;  // with the loop's turn
+  AckWaitState CurrentAckWaitState() const;  // with the pass
   static bool MessagesCanWait(const std::vector<raft::Message>& messages, const AckWaitState& state);
 
   explicit Node(Options options) : options_(std::move(options)) {}
   void Run();
-  // One pass of the loop: take the inbox, step it, tick, handle every
-  // Ready. Run by whoever holds turn_: the loop thread, or a peer link's IO
-  // thread that delivered a message while no one held it.
+  // Who runs passes, which decides when it stops: the loop thread while
+  // there is work; a peer link's IO thread after one pass, to read the link
+  // again; a handler thread once its own call is answered (or after
+  // kMaxCallerPasses, so that a busy node does not keep it from answering).
+  enum class PassRunner { kLoop, kPeerLink, kCaller };
+  static constexpr int kMaxCallerPasses = 4;
+  // With the pass claimed (passRunning_ set by this thread): runs passes
+  // until `runner` stops, then lets go of the claim; work left over goes to
+  // the loop thread. `mine` is the caller's own call, or null.
+  void RunPasses(PassRunner runner, const Completion* mine);
+  // One pass of the loop: take the inbox, step it, tick, handle every Ready.
   void RunOnce();
+  // Under mu_: whether the inbox needs a pass now.
+  bool LoopHasWorkLocked() const;
   // What the loop thread sleeps on: under mu_, from the state of the loop.
   void PublishLoopState();
   void TakeInput(Inbox& in);
@@ -267,14 +282,16 @@ class Node {
   Clock::time_point publishedNextTick_{};   // under mu_: published by the loop
   bool publishedFailedForShutdown_ = false;  // under mu_: published by the loop
 
-  // The loop's turn: whoever holds it may touch the core, the stores' write
-  // side and everything below.
-  std::mutex turn_;
+  // Under mu_: some thread runs passes; it alone may touch the core, the
+  // stores' write side and everything below "With the pass" here.
+  bool passRunning_ = false;
+  bool loopWaitsForPass_ = false;  // under mu_: the loop thread waits for passRunning_ to clear
+
+  // With the pass.
   Inbox loopInbox_;
   Clock::time_point nextTick_{};
   bool failedForShutdown_ = false;  // the waiting calls were answered UNAVAILABLE
 
-  // With the loop's turn only.
   std::map<uint64_t, Waiter> waiters_;  // proposals by log index
   uint64_t nextReadId_ = 1;
   std::map<uint64_t, ReadSlot> readsAwaitingIndex_;  // by ReadIndex request id
