@@ -115,7 +115,6 @@ void Node::Deliver(std::vector<raft::Message> messages, uint64_t bytes) {
       inbox_.messages.push_back(std::move(m));
     }
     if (!urgent) return;
-    inbox_.urgentMessages = true;
     if (passRunning_) return;  // the running pass looks at the inbox before it ends
     if (snapshot) {
       // Installing a snapshot can take seconds; the link's IO thread keeps
@@ -332,7 +331,6 @@ void Node::RunOnce() {
     stats_.Woke();
     std::swap(in, inbox_);
     inbox_.messageBytes = 0;
-    inbox_.urgentMessages = false;
     shuttingDown = shuttingDown_;
     if (shuttingDown) {
       // Answer whatever was queued and everything waiting, once.

@@ -205,13 +205,10 @@ class Node {
     std::vector<PendingProposal> proposals;
     std::vector<ReadSlot> reads;
     std::vector<std::function<void()>> tasks;  // run on the loop between Readys
-    // Some message in `messages` needs the loop now (see ack_wait.h).
-    bool urgentMessages = false;
-    // Whether the loop must wake for what is here; messages that can wait
-    // are taken with the next batch of work or the next tick.
-    bool NeedsLoop() const {
-      return urgentMessages || !proposals.empty() || !reads.empty() || !tasks.empty();
-    }
+    // Whether the loop must wake for what is here, messages aside: those
+    // are judged against the loop's latest state (MessagesCanWait), since
+    // an ack that was urgent when it arrived may not be after a pass.
+    bool NeedsLoop() const { return !proposals.empty() || !reads.empty() || !tasks.empty(); }
   };
   AckWaitState CurrentAckWaitState() const;  // with the pass
   static bool MessagesCanWait(const std::vector<raft::Message>& messages, const AckWaitState& state);
