@@ -38,7 +38,10 @@
 # Reported per point and system: ops/s, p50 and p99 (ms), server CPU seconds
 # in the measured window, ops per server CPU-second; and the ratios
 # kvraft/etcd (ops/s, ops per CPU-s) and etcd p99 / kvraft p99 (above 1:
-# kvraft's tail is shorter). The table goes to stdout and to $WORK/results.md;
+# kvraft's tail is shorter). The header above the table gives the disk's
+# fdatasync latency for a small append at the start and at the end: every
+# one-client put waits for at least one, so it is the floor under both p50s
+# at that hour. The table goes to stdout and to $WORK/results.md;
 # every raw output stays under $WORK/runs/<timestamp>/.
 #
 # Environment knobs (defaults in brackets):
@@ -224,6 +227,26 @@ def cmd_random_value(n):
     import random
     print("".join(random.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(int(n))))
 
+def cmd_fsync_floor(directory):
+    # One node's part of a put: append a log record and fdatasync it. A
+    # one-client put waits for at least one of these, so their latency at
+    # the hour of the run is the floor under both systems' p50.
+    import os, statistics, time
+    path = os.path.join(directory, "fsync-probe")
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)
+    times = []
+    try:
+        for _ in range(500):
+            os.write(fd, b"x" * 300)
+            t = time.perf_counter()
+            os.fdatasync(fd)
+            times.append((time.perf_counter() - t) * 1000)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    q = statistics.quantiles(times, n=10)
+    print("p50 %.3f ms, p90 %.3f ms" % (statistics.median(times), q[-1]))
+
 def cmd_ports_free(*ports):
     import socket
     busy = []
@@ -242,7 +265,7 @@ def cmd_ports_free(*ports):
 cmds = {"rate": cmd_rate, "elapsed": cmd_elapsed, "status": cmd_status, "record-etcd": cmd_record_etcd,
         "record-kvraft": cmd_record_kvraft,
         "record-failed": cmd_record_failed, "report": cmd_report, "ports-free": cmd_ports_free,
-        "random-value": cmd_random_value}
+        "random-value": cmd_random_value, "fsync-floor": cmd_fsync_floor}
 cmds[sys.argv[1]](*sys.argv[2:])
 PYEOF
 py() { "$PY" -c "$PYHELP" "$@"; }
@@ -578,6 +601,7 @@ phase_run() {
     echo "## kvraft vs etcd, $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo
     echo "- machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "- disk under $WORK at start: a 300-byte append and fdatasync, 500 times: $(py fsync-floor "$WORK")"
     echo "- etcd: $(etcd --version | awk '/etcd Version/{print $3}') (3 members, default flags), load from tools/benchmark, ETCD_CONNS=$ETCD_CONNS"
     echo "- kvraft: $KVBENCH (kvd built $(date -u -r "$(dirname "$KVBENCH")/kvd" '+%Y-%m-%d %H:%M UTC' 2>/dev/null || echo '?'))"
     echo "- DURATION=$DURATION s measured, WARMUP=$WARMUP s; key $KEY_SIZE B, value $VAL_SIZE B, put key space $KEY_SPACE, read keys $READ_KEYS; order $ORDER${KVBENCH_ARGS:+; kvbench extra flags: $KVBENCH_ARGS}"
@@ -606,6 +630,7 @@ phase_run() {
     n=$((n + 1))
   done
   echo "- load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$header"
+  echo "- disk at end: $(py fsync-floor "$WORK")" >>"$header"
   if [ "$(binaries_stamp)" != "$stamp_before" ]; then
     echo "- WARNING: kvbench or kvd in $(dirname "$KVBENCH") changed during the run (rebuilt?)" >>"$header"
   fi
