@@ -49,8 +49,13 @@ int Run(const std::string& dir, uint64_t payloadSeed, uint64_t runSeed) {
   options.voters = {1};
   options.tailCacheBytes = 64 << 10;  // small: reads after restarts hit RocksDB too
   std::unique_ptr<RocksDbStorage> store;
+  // The parent times its kill from one of these two lines, not from the
+  // spawn, whose cost (a sanitizer's start-up, a loaded machine) it cannot
+  // predict.
+  Report("opening");
   Status s = RocksDbStorage::Open(options, &store);
   if (!s.ok()) Fail("open", s);
+  Report("opened");
 
   uint64_t term = std::max(store->InitialHardState().currentTerm, store->Snapshot().lastIncludedTerm);
   std::mt19937_64 rng(runSeed);

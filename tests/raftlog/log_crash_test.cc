@@ -39,6 +39,13 @@ constexpr uint64_t kTestSeed = 20240607;     // decides every kill delay and chi
 constexpr uint64_t kPayloadSeed = 77;        // decides entry bytes, in every run
 constexpr int kRounds = 40;
 constexpr int kMinDelayMs = 30, kMaxDelayMs = 250;
+// A kill is timed from the child's "opened" line, or in one round of
+// kOpenKillEvery from "opening", so that it may land in the store's
+// recovery. Timing it from the spawn let a slow start-up (the sanitizer
+// build on a loaded machine) eat every round's delay before any write.
+constexpr int kOpenKillEvery = 4;
+// The child reaches its mark well within this, or the test fails.
+constexpr auto kStartBound = std::chrono::seconds(60);
 
 using crash_test::Payload;
 
@@ -120,7 +127,8 @@ std::vector<std::string> Split(const std::string& s) {
   return words;
 }
 
-// One run of the child: started, killed after `delay`, its reports read.
+// One run of the child: started, killed `delay` after it reported `mark`,
+// its reports read.
 struct ChildRun {
   std::vector<Op> completed;
   std::optional<Op> inFlight;
@@ -128,8 +136,8 @@ struct ChildRun {
   int status = 0;
 };
 
-ChildRun RunChild(const std::string& dir, uint64_t runSeed, std::chrono::milliseconds delay,
-                  const std::string& stderrPath) {
+ChildRun RunChild(const std::string& dir, uint64_t runSeed, const std::string& mark,
+                  std::chrono::milliseconds delay, const std::string& stderrPath) {
   int pipeFds[2];
   EXPECT_EQ(::pipe2(pipeFds, O_CLOEXEC), 0);
   posix_spawn_file_actions_t actions;
@@ -146,12 +154,18 @@ ChildRun RunChild(const std::string& dir, uint64_t runSeed, std::chrono::millise
   ::close(pipeFds[1]);
   EXPECT_EQ(rc, 0) << "cannot start " << child;
 
-  // Read reports until the deadline, then kill, then drain what was written.
+  // Read reports until `mark`, then until the deadline after it, then kill,
+  // then drain what was written.
   std::string out;
-  const auto deadline = std::chrono::steady_clock::now() + delay;
-  bool eof = false;
+  const std::string markLine = mark + "\n";
+  auto deadline = std::chrono::steady_clock::now() + kStartBound;
+  bool marked = false, eof = false;
   char buf[4096];
   while (!eof) {
+    if (!marked && out.find(markLine) != std::string::npos) {
+      marked = true;
+      deadline = std::chrono::steady_clock::now() + delay;
+    }
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
@@ -161,6 +175,8 @@ ChildRun RunChild(const std::string& dir, uint64_t runSeed, std::chrono::millise
     if (n <= 0) eof = true; else out.append(buf, n);
   }
   ::kill(pid, SIGKILL);
+  EXPECT_TRUE(marked || eof) << "the child did not report '" << mark << "' within "
+                             << kStartBound.count() << " s";
   ChildRun run;
   EXPECT_EQ(::waitpid(pid, &run.status, 0), pid);
   run.killed = WIFSIGNALED(run.status) && WTERMSIG(run.status) == SIGKILL;
@@ -170,6 +186,7 @@ ChildRun RunChild(const std::string& dir, uint64_t runSeed, std::chrono::millise
   std::istringstream lines(out);
   for (std::string line; std::getline(lines, line);) {
     const auto w = Split(line);
+    if (line == "opening" || line == "opened") continue;
     if (w.size() == 4 && (w[0] == "save")) {
       run.inFlight = Op{w[0], std::stoull(w[1]), std::stoull(w[2]), std::stoull(w[3])};
     } else if (w.size() == 3 && (w[0] == "compact" || w[0] == "install")) {
@@ -206,7 +223,8 @@ TEST(LogCrash, EveryReportedWriteSurvivesSigkillAndNoHalfWriteAppears) {
   for (int round = 0; round < kRounds && !HasFailure(); ++round) {
     SCOPED_TRACE("round " + std::to_string(round) + " (test seed " + std::to_string(kTestSeed) + ")");
     const auto delay = std::chrono::milliseconds(kMinDelayMs + rng() % (kMaxDelayMs - kMinDelayMs));
-    const ChildRun run = RunChild(dir, rng(), delay, stderrPath);
+    const std::string mark = rng() % kOpenKillEvery == 0 ? "opening" : "opened";
+    const ChildRun run = RunChild(dir, rng(), mark, delay, stderrPath);
     ASSERT_TRUE(run.killed) << "the child exited by itself (status " << run.status
                             << "); its stderr:\n" << std::ifstream(stderrPath).rdbuf();
     for (const Op& op : run.completed) Apply(op, &model);
