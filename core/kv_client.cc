@@ -406,7 +406,14 @@ bool KvClient::Impl::Judge(CallState& state, Delivery delivery, const Response& 
     state.outcomeUnknown |= write && delivery != Delivery::kNotConnected;
     state.nodeTimedOut |= delivery == Delivery::kNoAnswerInTime;
   }
-  state.log.Add(node->endpoint(), outcome);
+  // The last attempt of a call gets only the time its deadline leaves, a
+  // few milliseconds perhaps; its silence must not hide what the node said
+  // to the attempts before it.
+  if (delivery == Delivery::kNoAnswerInTime && Remaining(state.deadline).count() <= 0) {
+    state.log.AddCutShort(node->endpoint(), outcome);
+  } else {
+    state.log.Add(node->endpoint(), outcome);
+  }
 
   // A named leader is tried at once, but nodes naming each other in turn
   // (a stale hint during an election) must not spin: after a round of

@@ -13,15 +13,21 @@ std::chrono::milliseconds Backoff::Next() {
   return pause;
 }
 
-void AttemptLog::Add(const std::string& endpoint, const std::string& outcome) {
+AttemptLog::Node& AttemptLog::Find(const std::string& endpoint, const std::string& outcome) {
   for (Node& n : nodes_) {
-    if (n.endpoint == endpoint) {
-      n.lastOutcome = outcome;
-      ++n.attempts;
-      return;
-    }
+    if (n.endpoint == endpoint) return n;
   }
-  nodes_.push_back(Node{endpoint, outcome, 1});
+  return nodes_.emplace_back(Node{endpoint, outcome, 0});
+}
+
+void AttemptLog::Add(const std::string& endpoint, const std::string& outcome) {
+  Node& n = Find(endpoint, outcome);
+  n.lastOutcome = outcome;
+  ++n.attempts;
+}
+
+void AttemptLog::AddCutShort(const std::string& endpoint, const std::string& outcome) {
+  ++Find(endpoint, outcome).attempts;
 }
 
 std::string AttemptLog::Summary() const {

@@ -34,6 +34,10 @@ class Backoff {
 class AttemptLog {
  public:
   void Add(const std::string& endpoint, const std::string& outcome);
+  // An attempt that got no answer only because the call's own deadline
+  // came first says nothing about the node: it is counted, but what the
+  // node said before stays the outcome reported for it.
+  void AddCutShort(const std::string& endpoint, const std::string& outcome);
   bool empty() const { return nodes_.empty(); }
   // "127.0.0.1:7101 (connection refused), 127.0.0.1:7102 (not the leader
   // and knows of none; 3 attempts)": each node once, in the order first
@@ -46,6 +50,7 @@ class AttemptLog {
     std::string lastOutcome;
     int attempts = 0;
   };
+  Node& Find(const std::string& endpoint, const std::string& outcome);
   std::vector<Node> nodes_;
 };
 

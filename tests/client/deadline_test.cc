@@ -129,6 +129,28 @@ TEST(Deadline, ANodeAnsweringTimeoutMakesTheCallTimeOut) {
   EXPECT_THAT(get.message, HasSubstr("answered TIMEOUT: read index not confirmed"));
 }
 
+TEST(Deadline, TheLastAttemptCutShortByTheDeadlineDoesNotHideWhatTheNodeSaid) {
+  // The node answers TIMEOUT once, then holds every later attempt past the
+  // call's deadline: the last attempt ends in silence only because the
+  // call ran out of time, and the error still reports the node's answer.
+  FakeKvNode a;
+  Gate callEnded;
+  std::atomic<int> gets{0};
+  a.onGet = [&](const wire::GetRequest&, wire::GetResponse& out) {
+    if (++gets > 1) callEnded.Wait();
+    out.result.code = wire::Code::TIMEOUT;
+    out.result.message = "read index not confirmed";
+  };
+  a.Start();
+
+  KvClient client(TestOptions({a.endpoint()}, kShortTimeout));
+  Result get = client.Get("k");
+  callEnded.Open();
+  EXPECT_EQ(get.code, Code::kTimeout) << get.ToString();
+  EXPECT_THAT(get.message, HasSubstr("answered TIMEOUT: read index not confirmed; 2 attempts"));
+  EXPECT_EQ(gets.load(), 2);
+}
+
 TEST(Deadline, AnAttemptWithNoAnswerIsRetriedOnANewConnection) {
   FakeKvNode node;
   Gate secondArrived;
