@@ -43,6 +43,8 @@ class KvadminOnline : public ::testing::Test {
     cluster_.StartAll();
     leader_ = cluster_.WaitForLeader(kLeaderLimit);
     ASSERT_NE(leader_, 0) << "no leader";
+    // Some tests ask one follower by its own address.
+    ASSERT_TRUE(cluster_.WaitAllServing(kLeaderLimit));
     client::KvClient::Options o;
     o.endpoints = cluster_.ClientEndpoints();
     client::KvClient kv(o);

@@ -61,6 +61,8 @@ class KvdBadInput : public ::testing::Test {
     cluster_->StartAll();
     leader_ = cluster_->WaitForLeader(kLeaderLimit);
     ASSERT_NE(leader_, 0) << "no leader";
+    // The tests talk to every node's ports directly.
+    ASSERT_TRUE(cluster_->WaitAllServing(kLeaderLimit));
     follower_ = AFollower(*cluster_, leader_);
     kv_ = std::make_unique<KvClient>(ClientOptions(cluster_->ClientEndpoints()));
     Put("canary", "chirp");

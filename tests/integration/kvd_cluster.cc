@@ -351,6 +351,24 @@ int KvdCluster::WaitForLeader(std::chrono::milliseconds limit) {
   }
 }
 
+bool KvdCluster::WaitAllServing(std::chrono::milliseconds limit) {
+  const Steady::time_point deadline = Steady::now() + limit;
+  std::string silent;
+  while (true) {
+    silent.clear();
+    for (int i = 1; i <= size(); ++i) {
+      if (!Running(i) || node(i).paused) continue;
+      kvraft::thrift::NodeStatus s;
+      if (!Status(i, &s, 500ms)) silent += (silent.empty() ? "" : ", ") + std::to_string(i);
+    }
+    if (silent.empty()) return true;
+    if (Steady::now() >= deadline) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  ADD_FAILURE() << "these nodes did not answer Status within " << limit.count() << " ms: " << silent;
+  return false;
+}
+
 std::string KvdCluster::LogText(int i) const {
   std::vector<fs::path> files;
   std::error_code ec;

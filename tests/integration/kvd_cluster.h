@@ -72,6 +72,11 @@ class KvdCluster {
   // leader and a majority of the cluster agree on that leader and term, or
   // `limit` passes. Returns the leader's id, or 0.
   int WaitForLeader(std::chrono::milliseconds limit);
+  // Polls until every running, unpaused node answers Status, or `limit`
+  // passes; false (naming the nodes in a test failure) then. A leader and
+  // a majority may be up while a slow node is still opening its stores:
+  // a test that connects to each node's ports itself waits for this.
+  bool WaitAllServing(std::chrono::milliseconds limit);
 
   // Node i's answer to KvService.Status over a fresh connection; false if it
   // did not answer within `timeout`.

@@ -116,6 +116,7 @@ TEST(Kvd, NotLeaderRedirect) {
   const int leader = cluster.WaitForLeader(kLeaderLimit);
   ASSERT_NE(leader, 0) << "no leader";
   const int follower = AFollower(cluster, leader);
+  ASSERT_TRUE(cluster.WaitAllServing(kLeaderLimit));
 
   // On the wire: the follower refuses and names the leader, once it has
   // heard from one (WaitForLeader needs only a majority to agree).
