@@ -97,22 +97,40 @@ TEST(Batching, EachCallerGetsItsOwnAnswer) {
 
 // A call that waits its whole time for a batch slot, every one held by the
 // client's other calls, was never sent: a timeout that says what to change.
+//
+// The held call must hold the slot past the waiting call's deadline, and
+// every call gets the same timeout from its start, so the waiting call
+// starts first: it is a write, which registers the client's session before
+// it queues for a slot, and the node holds that registration until the
+// held call is out.
 TEST(Batching, ACallThatNeverGetsABatchSlotTimesOutSayingWhy) {
   FakeKvNode node;
-  Gate release;
-  node.onWrite = [&](const WriteCall&, wire::WriteResponse&) { release.Wait(); };
+  Gate registering, registered, getArrived, release;
+  node.onRegister = [&](wire::RegisterClientResponse& out) {
+    registering.Open();
+    registered.Wait();
+    out.__set_clientId(1);
+  };
+  node.onGet = [&](const wire::GetRequest&, wire::GetResponse&) {
+    getArrived.Open();
+    release.Wait();
+  };
   node.Start();
-  KvClient::Options options = TestOptions({node.endpoint()}, std::chrono::milliseconds(300));
+  KvClient::Options options = TestOptions({node.endpoint()}, std::chrono::seconds(2));
   options.maxBatchesInFlight = 1;
   KvClient client(options);
-  // Its outcome is not the point: a retry within its last millisecond may
-  // find the node released.
-  std::thread held([&client] { client.Put("held", "v"); });
-  ASSERT_TRUE(node.WaitForWrites(1));
-  Result get = client.Get("k");
-  EXPECT_EQ(get.code, Code::kTimeout) << get.ToString();
-  EXPECT_NE(get.message.find("maxBatchesInFlight"), std::string::npos) << get.message;
-  EXPECT_TRUE(node.gets().empty()) << "it was never sent";
+
+  Result put;
+  std::thread waiting([&client, &put] { put = client.Put("k", "v"); });
+  ASSERT_TRUE(registering.Wait());
+  // Its outcome is not the point: it may time out before release.
+  std::thread held([&client] { client.Get("held"); });
+  ASSERT_TRUE(getArrived.Wait());
+  registered.Open();
+  waiting.join();
+  EXPECT_EQ(put.code, Code::kTimeout) << put.ToString();
+  EXPECT_NE(put.message.find("maxBatchesInFlight"), std::string::npos) << put.message;
+  EXPECT_TRUE(node.writes().empty()) << "it was never sent";
   release.Open();
   held.join();
 }
