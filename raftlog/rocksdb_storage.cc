@@ -189,6 +189,11 @@ rocksdb::DBOptions RocksDbStorage::DbOptions() {
   // Every open rotates the info LOG; keep a few for diagnosis instead of
   // the default 1000 files in the data directory.
   o.keep_log_file_num = 10;
+  // The log holds a few small files (entries live until the next
+  // snapshot), and a start opens the store three times (create, check,
+  // open): RocksDB's default of 16 threads, started and joined by every
+  // open to open table files in parallel, would cost more than they save.
+  o.max_file_opening_threads = 1;
   // Each log write's fdatasync then writes the data alone, not the inode
   // too (sized_wal_env.h).
   o.env = SizedWalEnv();
