@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what kvraft needs, builds it, and runs the whole test suite:
-#   1. an ASan+UBSan build (build-asan/) runs the tests labelled "sanitize":
-#      the core's unit tests, the simulator scenarios and a few hundred seeds;
+#   1. an ASan+UBSan build (build-asan/) of what the tests labelled
+#      "sanitize" run (target sanitize_tests) runs them: the core's unit
+#      tests, the simulator scenarios, a few hundred seeds, kvd itself;
 #   2. the default RelWithDebInfo build (build/) runs every test, ending with
 #      ctest's summary line.
 # Run as root on Debian 12 (it calls apt-get). CI runs exactly this.
@@ -13,7 +14,7 @@ jobs=$(nproc)
 
 echo "== sanitizer build (ASan+UBSan): build-asan/"
 cmake -S . -B build-asan -G Ninja -DKVRAFT_SANITIZE=address -DRAFTSIM_SEEDS=200 >/dev/null
-cmake --build build-asan -j "$jobs"
+cmake --build build-asan -j "$jobs" --target sanitize_tests
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest -L sanitize --output-on-failure -j "$jobs")
 
