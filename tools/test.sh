@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what kvraft needs, builds it, and runs the whole test suite:
-#   1. an ASan+UBSan build (build-asan/, target sanitize_tests) runs the
-#      tests labelled "sanitize": the core's unit tests, the simulator
-#      scenarios, a few hundred seeds, and kvd itself;
+#   1. an ASan+UBSan build (build-asan/, -O1, target sanitize_tests) runs
+#      the tests labelled "sanitize": the core's unit tests, the simulator
+#      scenarios (all but one long repeat, see tests/CMakeLists.txt), a few
+#      hundred seeds, and kvd itself;
 #   2. the default RelWithDebInfo build (build/) runs every test, ending with
 #      ctest's summary line.
 # Run as root on Debian 12 (it calls apt-get). CI runs exactly this.
