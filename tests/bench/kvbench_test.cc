@@ -1,6 +1,7 @@
 // kvbench end to end: short runs of each workload against a cluster it
 // spawns, checked through the --json summary; the open loop completing
-// every operation of --ops; --plot and --csv writing their files.
+// every operation of --ops; --plot and --csv writing their files; and
+// bench/flatness.sh, which runs it.
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -222,6 +223,24 @@ TEST(Kvbench, PlotWithoutGnuplotFailsBeforeTheRunSayingWhatToInstall) {
                                    " --plot=" + ::testing::TempDir() + "/x.png 2>&1");
   EXPECT_TRUE(done.exitedWith(1)) << done.status;
   EXPECT_THAT(done.out, ::testing::HasSubstr("gnuplot-nox"));
+}
+
+// bench/flatness.sh at toy sizes: it loads both kept clusters, alternates
+// them for each workload and prints a row per pair and a ratio of the means.
+TEST(Kvbench, FlatnessScriptPrintsARatioPerWorkload) {
+  const std::string dir = ::testing::TempDir() + "/kvbench_flatness";
+  std::filesystem::remove_all(dir);
+  const Finished done = RunCommand("DIR=" + dir + " KVBENCH=" + KVBENCH_PATH +
+                                   " SMALL=100 LARGE=1000 PAIRS=1 DURATION=1 WARMUP=0"
+                                   " CLIENTS=4 WORKLOADS='get put:zipfian' bash " +
+                                   KVRAFT_FLATNESS_SCRIPT);
+  EXPECT_TRUE(done.exitedWith(0)) << done.status << ": " << done.out;
+  EXPECT_THAT(done.out, ::testing::HasSubstr("Throughput at 1,000 keys against 100"));
+  EXPECT_THAT(done.out, ::testing::ContainsRegex("\\| get \\| 1 \\| [0-9,]+ \\| [0-9,]+ \\| [0-9.]+ \\|"));
+  EXPECT_THAT(done.out, ::testing::ContainsRegex("\\| put:zipfian \\| [0-9,]+ \\| [0-9,]+ \\| \\*\\*[0-9.]+\\*\\* \\|"));
+  for (const char* kept : {"/keys-100/kvbench-loaded.json", "/keys-1000/kvbench-loaded.json"})
+    EXPECT_TRUE(std::filesystem::exists(dir + kept)) << kept;
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
