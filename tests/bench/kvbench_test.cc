@@ -230,10 +230,10 @@ TEST(Kvbench, PlotWithoutGnuplotFailsBeforeTheRunSayingWhatToInstall) {
 TEST(Kvbench, FlatnessScriptPrintsARatioPerWorkload) {
   const std::string dir = ::testing::TempDir() + "/kvbench_flatness";
   std::filesystem::remove_all(dir);
-  const Finished done = RunCommand("DIR=" + dir + " KVBENCH=" + KVBENCH_PATH +
-                                   " SMALL=100 LARGE=1000 PAIRS=1 DURATION=1 WARMUP=0"
-                                   " CLIENTS=4 WORKLOADS='get put:zipfian' bash " +
-                                   KVRAFT_FLATNESS_SCRIPT);
+  const Finished done = RunCommand("DIR='" + dir + "' KVBENCH='" + KVBENCH_PATH +
+                                   "' SMALL=100 LARGE=1000 PAIRS=1 DURATION=1 WARMUP=0"
+                                   " CLIENTS=4 WORKLOADS='get put:zipfian' bash '" +
+                                   KVRAFT_FLATNESS_SCRIPT + "'");
   EXPECT_TRUE(done.exitedWith(0)) << done.status << ": " << done.out;
   EXPECT_THAT(done.out, ::testing::HasSubstr("Throughput at 1,000 keys against 100"));
   EXPECT_THAT(done.out, ::testing::ContainsRegex("\\| get \\| 1 \\| [0-9,]+ \\| [0-9,]+ \\| [0-9.]+ \\|"));
