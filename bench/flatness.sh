@@ -112,23 +112,22 @@ measure() {
   faults0=$(major_faults)
   kvbench_run "$n" "$out" --workload="$workload" --keys="$keys" \
     --warmup="$WARMUP" --duration="$DURATION"
+  # The run's record goes to $RECORDS, and a line for the reader to stderr.
   python3 - "$out" "$label" "$spec" "$n" "$before" "$read_s" "$(cached_mib "$n")" \
     "$(( $(major_faults) - faults0 ))" >>"$RECORDS" <<'PY'
 import json, sys
 out, label, spec, n, before, read_s, after, faults = sys.argv[1:]
 d = json.load(open(out))
-print(json.dumps(dict(label=label, workload=spec, keys=int(n),
-                      ops=d["ops_per_second"], ops_cpu=d["ops_per_server_cpu_second"],
-                      p50=d["latency_ms"]["p50"], p99=d["latency_ms"]["p99"],
-                      errors=d["errors"], cached_before=int(before), files=read_s,
-                      cached_after=int(after), major_faults=int(faults))))
-PY
-  tail -n 1 "$RECORDS" | python3 -c '
-import json, sys
-r = json.loads(sys.stdin.read())
+r = dict(label=label, workload=spec, keys=int(n),
+         ops=d["ops_per_second"], ops_cpu=d["ops_per_server_cpu_second"],
+         p50=d["latency_ms"]["p50"], p99=d["latency_ms"]["p99"],
+         errors=d["errors"], cached_before=int(before), files=read_s,
+         cached_after=int(after), major_faults=int(faults))
+print(json.dumps(r))
 print("flatness: %(label)-22s %(ops)9.0f ops/s %(ops_cpu)9.0f ops/CPU-s  p50 %(p50).2f p99 %(p99).2f ms  "
       "errors %(errors)d  page cache %(cached_before)d MiB (%(files)s) -> %(cached_after)d MiB  "
-      "major faults %(major_faults)d" % r)' >&2
+      "major faults %(major_faults)d" % r, file=sys.stderr)
+PY
 }
 
 say "machine: $(nproc) CPUs, $(free -g | awk '/^Mem:/{print $2}') GiB; load average $(cut -d' ' -f1-3 /proc/loadavg)"
